@@ -1,0 +1,230 @@
+package dualrun_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/dualrun/dualrun"
+	"github.com/dualrun/dualrun/rollout"
+)
+
+// benchValue is a small comparable result, compared with ==.
+type benchValue struct {
+	ID    int64
+	Cents int64
+	Code  string
+}
+
+//go:noinline
+func legacyBench(context.Context) (benchValue, error) {
+	return benchValue{ID: 1, Cents: 1999, Code: "EUR"}, nil
+}
+
+//go:noinline
+func candidateBench(context.Context) (benchValue, error) {
+	return benchValue{ID: 1, Cents: 1999, Code: "EUR"}, nil
+}
+
+type ctxKey int
+
+// deepContext is a context 10 values deep, like a request context after a
+// few middlewares.
+func deepContext() context.Context {
+	ctx := context.Background()
+	for i := range 10 {
+		ctx = context.WithValue(ctx, ctxKey(i), i)
+	}
+	return ctx
+}
+
+var sink benchValue
+
+func noopOpts() []dualrun.Option {
+	return []dualrun.Option{
+		dualrun.WithMeterProvider(metricnoop.NewMeterProvider()),
+		dualrun.WithTracerProvider(tracenoop.NewTracerProvider()),
+	}
+}
+
+var benchSeq atomic.Int64
+
+func benchName(b *testing.B) string {
+	return fmt.Sprintf("%s#%d", b.Name(), benchSeq.Add(1))
+}
+
+// BenchmarkDirect is the baseline: calling legacy directly.
+func BenchmarkDirect(b *testing.B) {
+	ctx := deepContext()
+	b.ReportAllocs()
+	for b.Loop() {
+		sink, _ = legacyBench(ctx)
+	}
+}
+
+// BenchmarkUncompared is the uncompared path of Experiment.Run with
+// rollout.Static at 1% shadow: the policy draws on every call, and the kill
+// switch then keeps the 1% it selects uncompared too, so that every call
+// measured takes the uncompared path.
+func BenchmarkUncompared(b *testing.B) {
+	ctx := deepContext()
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
+	defer shutdown(b, exp)
+	dualrun.DisableShadows()
+	defer dualrun.EnableShadows()
+	b.ReportAllocs()
+	for b.Loop() {
+		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
+	}
+}
+
+// BenchmarkMixed1Pct is Experiment.Run with rollout.Static at 1% shadow and
+// shadows on: 99% of calls take the uncompared path, 1% are compared, and
+// their shadow work shares the benchmark's CPUs.
+func BenchmarkMixed1Pct(b *testing.B) {
+	ctx := deepContext()
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}),
+		dualrun.WithMaxInFlight(1024))...)
+	defer shutdown(b, exp)
+	b.ReportAllocs()
+	for b.Loop() {
+		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
+	}
+}
+
+func BenchmarkParallelDirect(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := deepContext()
+		var v benchValue
+		for pb.Next() {
+			v, _ = legacyBench(ctx)
+		}
+		_ = v
+	})
+}
+
+func BenchmarkParallelUncompared(b *testing.B) {
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
+	defer shutdown(b, exp)
+	dualrun.DisableShadows()
+	defer dualrun.EnableShadows()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := deepContext()
+		var v benchValue
+		for pb.Next() {
+			v, _ = exp.Run(ctx, legacyBench, candidateBench)
+		}
+		_ = v
+	})
+}
+
+// BenchmarkCapturingClosure shows what a capturing closure costs the
+// uncompared path: the closure escapes (it may run on a shadow goroutine),
+// so the caller allocates it.
+func BenchmarkCapturingClosure(b *testing.B) {
+	ctx := deepContext()
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
+	defer shutdown(b, exp)
+	dualrun.DisableShadows()
+	defer dualrun.EnableShadows()
+	b.ReportAllocs()
+	id := int64(7)
+	for b.Loop() {
+		sink, _ = exp.Run(ctx,
+			func(context.Context) (benchValue, error) { return benchValue{ID: id}, nil },
+			func(context.Context) (benchValue, error) { return benchValue{ID: id}, nil })
+	}
+}
+
+// BenchmarkComparedCaller is a compared call as the caller sees it: the
+// shadow work is not waited for.
+func BenchmarkComparedCaller(b *testing.B) {
+	ctx := deepContext()
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(), dualrun.WithMaxInFlight(1<<20))...)
+	defer shutdown(b, exp)
+	b.ReportAllocs()
+	for b.Loop() {
+		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
+	}
+}
+
+// benchDrained runs compared calls from b.RunParallel and waits until all
+// shadow work is recorded before the timer stops.
+func benchDrained(b *testing.B, opts ...dualrun.Option) {
+	exp := dualrun.New[benchValue](benchName(b), append(opts, dualrun.WithMaxInFlight(1<<20))...)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := deepContext()
+		var v benchValue
+		for pb.Next() {
+			v, _ = exp.Run(ctx, legacyBench, candidateBench)
+		}
+		_ = v
+	})
+	shutdown(b, exp) // drains: every shadow finished and recorded
+	b.StopTimer()
+	if s := exp.Stats(); s.Count(dualrun.Shed) != 0 || s.Count(dualrun.Match) != s.Compared {
+		b.Fatalf("drained benchmark shed or mismatched: %+v", s.Outcomes)
+	}
+}
+
+func BenchmarkComparedDrainedNoop(b *testing.B) { benchDrained(b, noopOpts()...) }
+
+func BenchmarkComparedDrainedSDK(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	benchDrained(b, dualrun.WithMeterProvider(mp), dualrun.WithTracerProvider(tracenoop.NewTracerProvider()))
+}
+
+// BenchmarkFloor is the hand-written floor for a compared call: start a
+// goroutine, run legacy inline, hand its result over and compare with ==
+// in the goroutine.
+func BenchmarkFloor(b *testing.B) {
+	var wg sync.WaitGroup
+	var mismatches atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := deepContext()
+		for pb.Next() {
+			ch := make(chan benchValue, 1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c, _ := candidateBench(ctx)
+				if l := <-ch; l != c {
+					mismatches.Add(1)
+				}
+			}()
+			v, _ := legacyBench(ctx)
+			ch <- v
+		}
+	})
+	wg.Wait()
+	if mismatches.Load() != 0 {
+		b.Fatal("floor mismatched")
+	}
+}
+
+func init() {
+	// Benchmarks run far more shadows at once than a service would.
+	dualrun.SetProcessMaxInFlight(1 << 20)
+}
+
+func shutdown(b *testing.B, exp interface{ Shutdown(context.Context) error }) {
+	b.Helper()
+	if err := exp.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,183 @@
+package dualrun
+
+import (
+	"fmt"
+	"reflect"
+	"runtime/debug"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dualrun/dualrun/internal/cmppath"
+)
+
+// maxPathsPerCall bounds the differing paths collected from one comparison.
+const maxPathsPerCall = 32
+
+// comparer holds how an experiment compares its two sides, chosen once at
+// New by looking at T and the options.
+type comparer[T any] struct {
+	name        string
+	eq          func(legacy, candidate T) (bool, error)
+	pathOpts    []cmp.Option // for differing paths and diffs only
+	normalizers []func(T) T
+	errEqual    func(legacy, candidate error) bool
+	ignores     []func(legacy, candidate Result[T]) bool
+}
+
+func newComparer[T any](name string, cfg config) comparer[T] {
+	cm := comparer[T]{name: name, errEqual: cfg.errEqual}
+	for _, n := range cfg.normalizers {
+		cm.normalizers = append(cm.normalizers, typed[func(T) T](name, "WithNormalizer", n))
+	}
+	for _, r := range cfg.ignores {
+		cm.ignores = append(cm.ignores, typed[func(Result[T], Result[T]) bool](name, "WithIgnore", r))
+	}
+	opts := cfg.cmpOpts
+	switch {
+	case cfg.comparer != nil:
+		fn := typed[func(T, T) bool](name, "WithComparer", cfg.comparer)
+		cm.eq = func(l, c T) (eq bool, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = &PanicError{Value: fmt.Errorf("WithComparer func panicked: %v", r), Stack: debug.Stack()}
+				}
+			}()
+			return fn(l, c), nil
+		}
+		cm.pathOpts = append(append([]cmp.Option(nil), opts...), cmppath.ExportAll)
+	case len(opts) == 0 && cmppath.PlainComparable(reflect.TypeFor[T]()):
+		// == is exact for T and cannot panic.
+		cm.eq = func(l, c T) (bool, error) { return any(l) == any(c), nil }
+		cm.pathOpts = []cmp.Option{cmppath.ExportAll}
+	default:
+		cm.eq = func(l, c T) (bool, error) {
+			eq, err := cmppath.Equal(l, c, opts)
+			if err != nil {
+				return false, fmt.Errorf("dualrun: experiment %q: go-cmp cannot compare %v: %w; "+
+					"add WithCmpOptions(cmpopts.IgnoreUnexported(...)) or cmp.AllowUnexported, or WithComparer",
+					name, reflect.TypeFor[T](), err)
+			}
+			return eq, nil
+		}
+		cm.pathOpts = opts
+	}
+	return cm
+}
+
+// compare fills r's outcome, kind, paths and diff from the two sides'
+// results. Every user callback runs behind recover; a failure is outcome
+// error.
+func (cm *comparer[T]) compare(r *record, lv T, lerr error, cv T, cerr error) {
+	r.outcome, r.kind = Match, NoMismatch
+	switch {
+	case lerr == nil && cerr == nil:
+		nl, nc, err := cm.normalize(lv, cv)
+		if err != nil {
+			cm.fail(r, err)
+			return
+		}
+		eq, err := cm.eq(nl, nc)
+		if err != nil {
+			cm.fail(r, err)
+			return
+		}
+		if eq {
+			return
+		}
+		r.outcome, r.kind = Mismatch, ValueMismatch
+		_, r.paths, _ = cmppath.Collect(nl, nc, cm.pathOpts, maxPathsPerCall)
+		opts := cm.pathOpts
+		r.diff = func(limit int) string {
+			d, err := cmppath.Diff(nl, nc, opts, limit)
+			if err != nil || d == "" {
+				d = cmppath.Truncate(fmt.Sprintf("-legacy:    %+v\n+candidate: %+v\n", nl, nc), limit)
+			}
+			return d
+		}
+	case (lerr == nil) != (cerr == nil):
+		r.outcome, r.kind = Mismatch, ErrorMismatch
+		r.diff = func(limit int) string {
+			return cmppath.Truncate(fmt.Sprintf("-legacy:    %s\n+candidate: %s\n",
+				sideText(lv, lerr), sideText(cv, cerr)), limit)
+		}
+	default:
+		eq := true
+		if cm.errEqual != nil {
+			var err error
+			eq, err = safeErrEqual(cm.errEqual, lerr, cerr)
+			if err != nil {
+				cm.fail(r, err)
+				return
+			}
+		}
+		if eq {
+			return
+		}
+		r.outcome, r.kind = Mismatch, ErrorsDiffer
+		r.diff = func(limit int) string {
+			return cmppath.Truncate(fmt.Sprintf("-legacy error:    %v\n+candidate error: %v\n", lerr, cerr), limit)
+		}
+	}
+	if len(cm.ignores) > 0 {
+		ignored, err := cm.ignored(Result[T]{lv, lerr}, Result[T]{cv, cerr})
+		if err != nil {
+			cm.fail(r, err)
+			return
+		}
+		if ignored {
+			r.outcome, r.kind, r.diff = Ignored, NoMismatch, nil
+		}
+	}
+}
+
+func sideText[T any](v T, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return fmt.Sprintf("%+v", v)
+}
+
+// fail records a failed user callback as outcome error, charged to the
+// shadow side.
+func (cm *comparer[T]) fail(r *record, err error) {
+	r.outcome, r.kind, r.paths, r.diff = Error, NoMismatch, nil, nil
+	r.errs[r.primary.Other()] = err
+}
+
+func (cm *comparer[T]) normalize(l, c T) (nl, nc T, err error) {
+	if len(cm.normalizers) == 0 {
+		return l, c, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: fmt.Errorf("WithNormalizer func panicked: %v", r), Stack: debug.Stack()}
+		}
+	}()
+	for _, n := range cm.normalizers {
+		l, c = n(l), n(c)
+	}
+	return l, c, nil
+}
+
+func (cm *comparer[T]) ignored(l, c Result[T]) (ign bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: fmt.Errorf("WithIgnore rule panicked: %v", r), Stack: debug.Stack()}
+		}
+	}()
+	for _, rule := range cm.ignores {
+		if rule(l, c) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func safeErrEqual(fn func(error, error) bool, l, c error) (eq bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: fmt.Errorf("WithErrorComparer func panicked: %v", r), Stack: debug.Stack()}
+		}
+	}()
+	return fn(l, c), nil
+}

@@ -1,0 +1,96 @@
+// Package dualrun runs two implementations of a call site side by side while
+// a service migrates from one to the other, returns the authoritative one's
+// result, and proves, with OpenTelemetry metrics and spans, how often and
+// where the other one differs.
+//
+// # One call site
+//
+// Wrap the call site once:
+//
+//	price, err := dualrun.Run(ctx, legacyPrice, newPrice, dualrun.WithName("checkout.price"))
+//
+// or, on a hot path, keep the experiment in a package variable:
+//
+//	var priceExp = dualrun.New[Money]("checkout.price")
+//
+//	price, err := priceExp.Run(ctx, legacyPrice, newPrice)
+//
+// Per call, the rollout policy ([WithRollout], package rollout) decides which
+// side is primary (its result is returned) and whether the other side runs as
+// a shadow. By default legacy is primary and every call is compared, bounded
+// by the in-flight limit: this doubles the work of the wrapped call, so choose
+// a rollout percentage for expensive calls.
+//
+// # What the caller can count on
+//
+//   - The primary runs on the caller's goroutine and its (T, error) is
+//     returned as soon as it returns, whatever the shadow does.
+//   - The primary is never recovered: a panic or runtime.Goexit in it unwinds
+//     the caller exactly as without dualrun. The shadow's panics are
+//     recovered into a [PanicError] and never reach the caller.
+//   - The shadow gets a context detached from the caller's cancellation,
+//     with the caller's values, [IsShadow] true, and a deadline of the earlier
+//     of the caller's deadline and start + the shadow timeout
+//     ([WithShadowTimeout], default 1s).
+//   - Shadows are admitted, never queued: at most [WithMaxInFlight] per
+//     experiment (default 64) and [SetProcessMaxInFlight] per process
+//     (default 1,024) run at once; a call that finds no slot runs its primary
+//     only and is counted as shed. A slot is released when the shadow
+//     function returns, so a shadow that ignores its context holds at most
+//     the limit of goroutines.
+//   - Without a shadow the call costs nanoseconds: no goroutine, no clock
+//     read, no instrument call, no allocation (for functions that capture
+//     nothing; a capturing closure costs the caller its one allocation, as it
+//     would for any function that may run it on another goroutine).
+//   - [DisableShadows] (or DUALRUN_DISABLE_SHADOWS=1 at start) turns every
+//     shadow in the process off at once.
+//
+// # Comparison
+//
+// Values are compared with == when T is comparable and holds no pointers,
+// interfaces or floats, and with go-cmp's cmp.Equal otherwise, using
+// [WithCmpOptions]; [WithComparer] replaces both. [WithNormalizer] cleans
+// both values first; [WithIgnore] accepts known differences. Errors are
+// equivalent when both are nil or both non-nil unless [WithErrorComparer]
+// says otherwise; values are compared only when both sides succeeded. The
+// comparison is always compare(legacy, candidate), whichever side was
+// primary. go-cmp may panic (unexported fields without an option, for one):
+// that, like any panic in a user callback, is recorded as outcome error,
+// never a crash and never a silent match.
+//
+// Values are shared, not copied: the comparison reads the same value the
+// caller got, so treat results as immutable, or use [WithClone].
+//
+// # Outcomes
+//
+// Each compared call has one outcome: match, mismatch (kind value, error or
+// errors_differ), ignored, timeout, panic, error, aborted (the primary
+// panicked, called Goexit, or failed because the caller canceled) or shed.
+// The mismatch rate is mismatch / (match + mismatch + ignored).
+//
+// # Telemetry
+//
+// Metrics (scope [ScopeName]): dualrun.calls, dualrun.comparisons,
+// dualrun.call.duration, dualrun.shadow.inflight, dualrun.mismatch.fields and
+// dualrun.reports.dropped; spans "dualrun.shadow <experiment>", a new trace
+// root linked to the caller's span, with a dualrun.mismatch event on
+// mismatches. Providers come from [WithMeterProvider] and
+// [WithTracerProvider], defaulting to the globals; dualrun imports the OTel
+// API only. The same numbers are kept in process: [Experiment.Stats] and
+// [AllStats]. Shadow goroutines carry the pprof labels dualrun.experiment
+// and dualrun.side.
+//
+// # Reports
+//
+// Mismatches, timeouts, panics and errors become a [Report] (folded paths,
+// a size-limited diff, both span contexts) handed to each [Publisher]
+// asynchronously, rate-limited and deduplicated per experiment, through a
+// bounded queue that drops and counts rather than block.
+//
+// # Shutdown
+//
+// [Experiment.Shutdown] and the package-level [Shutdown] (for experiments
+// made by Run) stop new shadows and wait for running ones and queued
+// reports. Nothing of dualrun runs at rest: goroutine-leak checks in your
+// tests stay green.
+package dualrun

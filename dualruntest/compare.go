@@ -1,0 +1,209 @@
+package dualruntest
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/dualrun/dualrun"
+)
+
+// Compare runs legacy, then candidate, synchronously on ctx and the calling
+// goroutine, and fails t with t.Errorf (not Fatal, so the other cases of a
+// table test still run) when they differ. It returns the legacy result, so a
+// test can go on checking it as before the migration.
+//
+// The results are compared exactly as a [dualrun.Experiment] with the same
+// comparison options compares them (see [Option]):
+//
+//   - Values are compared only when both sides succeeded: with == when T is
+//     comparable and holds no pointers, interfaces or floats and no cmp
+//     option is given, with cmp.Equal and the [WithCmpOptions] otherwise,
+//     or with the [WithComparer] func; after the [WithNormalizer] funcs.
+//   - Exactly one side erring is a failure; two errors are equivalent unless
+//     [WithErrorComparer] says otherwise.
+//   - A difference accepted by a [WithIgnore] rule is logged, not failed.
+//
+// Compare is stricter than production where production cannot be strict:
+// a panic in either side is recovered and fails t, naming the side and
+// showing the stack, and so does a panic in go-cmp (with advice on the
+// options that avoid it, for unexported fields) or in an option's func,
+// which dualrun records as outcome error. If legacy panicked, Compare
+// returns the zero T and an error that describes the panic and unwraps to
+// the panic value when that is an error. A runtime.Goexit in either side
+// (t.FailNow, t.SkipNow) is not stopped: it ends the test as usual.
+//
+// Failure messages start with "dualruntest: case NAME:", NAME being
+// [WithCase] or t.Name(). A value difference shows go-cmp's diff from
+// legacy (-) to candidate (+), which is not meant to be parsed, and the
+// folded differing paths, such as ".Items[*].Price", that dualrun counts in
+// the dualrun.mismatch.fields metric.
+//
+// Unlike in production, the candidate is not given a shadow context:
+// [dualrun.IsShadow] reports false in it, so code that skips side effects
+// in the shadow performs them under Compare. Compare runs no goroutine and
+// no timer, and reads no shadow timeout.
+//
+// Compare calls t.Fatalf only for programmer errors that would fail every
+// case alike: a nil func, or a typed option ([WithComparer],
+// [WithNormalizer], [WithIgnore]) made for a type other than T.
+func Compare[T any](t testing.TB, ctx context.Context, legacy, candidate dualrun.Func[T], opts ...Option) (T, error) { //nolint:revive // t before ctx, as in every test helper
+	t.Helper()
+	cfg := newConfig(opts)
+	ck := mustChecker[T](t, "Compare", cfg, legacy == nil, candidate == nil)
+	name := cfg.caseName
+	if name == "" {
+		name = t.Name()
+	}
+	return compare(t, ctx, name, ck, legacy, candidate)
+}
+
+// CompareEach runs [Compare] on each input, as a subtest of t: it is the
+// table-test form of Compare. Each subtest's context is its t.Context().
+//
+// Subtests are named by the [WithCaseName] func, or else by the input
+// formatted with %+v, cut to 48 bytes (inputs holding pointers print
+// addresses there: give such inputs a WithCaseName). The failure messages
+// name the case by that name; [WithCase] is ignored. The other options
+// apply to every input.
+//
+// CompareEach fails t when inputs is empty: a table that checks nothing
+// should not pass. Like Compare, it calls t.Fatalf for programmer errors
+// (a nil func, or a typed option for another type) before running any case.
+func CompareEach[In, T any](t *testing.T, inputs []In, legacy, candidate func(context.Context, In) (T, error), opts ...Option) {
+	t.Helper()
+	compareEach(t, func(name string, f func(testing.TB)) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			t.Helper()
+			f(t)
+		})
+	}, inputs, legacy, candidate, opts)
+}
+
+// compareEach is CompareEach with the subtest runner injected, so tests can
+// observe the subtests with a fake testing.TB.
+func compareEach[In, T any](t testing.TB, run func(name string, f func(testing.TB)), inputs []In, legacy, candidate func(context.Context, In) (T, error), opts []Option) {
+	t.Helper()
+	cfg := newConfig(opts)
+	ck := mustChecker[T](t, "CompareEach", cfg, legacy == nil, candidate == nil)
+	nameOf := defaultCaseName[In]
+	if cfg.caseNamer != nil {
+		fn, err := typed[func(In) string]("WithCaseName", cfg.caseNamer)
+		if err != nil {
+			t.Fatalf("dualruntest: CompareEach: %v", err)
+			return
+		}
+		nameOf = fn
+	}
+	if len(inputs) == 0 {
+		t.Errorf("dualruntest: CompareEach: no inputs, nothing was compared")
+		return
+	}
+	for _, in := range inputs {
+		name := nameOf(in)
+		run(name, func(t testing.TB) {
+			t.Helper()
+			compare(t, t.Context(), name, ck,
+				func(ctx context.Context) (T, error) { return legacy(ctx, in) },
+				func(ctx context.Context) (T, error) { return candidate(ctx, in) })
+		})
+	}
+}
+
+// mustChecker builds the checker or fails t on a programmer error.
+func mustChecker[T any](t testing.TB, fn string, cfg config, nilLegacy, nilCandidate bool) *checker[T] {
+	t.Helper()
+	switch {
+	case nilLegacy:
+		t.Fatalf("dualruntest: %s: the legacy func is nil", fn)
+	case nilCandidate:
+		t.Fatalf("dualruntest: %s: the candidate func is nil", fn)
+	}
+	ck, err := newChecker[T](cfg)
+	if err != nil {
+		t.Fatalf("dualruntest: %s: %v", fn, err)
+	}
+	return ck
+}
+
+const maxCaseName = 48
+
+// defaultCaseName formats in with %+v, cut at a rune boundary.
+func defaultCaseName[In any](in In) string {
+	s := fmt.Sprintf("%+v", in)
+	if len(s) <= maxCaseName {
+		return s
+	}
+	k := maxCaseName
+	for k > 0 && !utf8.RuneStart(s[k]) {
+		k--
+	}
+	return s[:k] + "…"
+}
+
+// compare runs both sides, reports what differs and returns the legacy
+// result.
+func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) {
+	t.Helper()
+	l := call(ctx, dualrun.Legacy, legacy)
+	c := call(ctx, dualrun.Candidate, candidate)
+	prefix := fmt.Sprintf("dualruntest: case %q: ", name)
+	for _, p := range []*sidePanic{l.panicked, c.panicked} {
+		if p != nil {
+			t.Errorf("%s%s panicked: %v\n%s", prefix, p.side, p.value, p.stack)
+		}
+	}
+	if l.panicked != nil {
+		var zero T
+		return zero, l.panicked
+	}
+	if c.panicked != nil {
+		return l.v, l.err
+	}
+	switch v := ck.check(l.v, l.err, c.v, c.err); v.kind {
+	case kindMatch:
+	case kindIgnored:
+		t.Logf("%sdifference accepted by a WithIgnore rule: %s", prefix, v.msg)
+	default:
+		t.Errorf("%s%s", prefix, v.msg)
+	}
+	return l.v, l.err
+}
+
+// sidePanic is a panic recovered from one side.
+type sidePanic struct {
+	side  dualrun.Side
+	value any
+	stack []byte
+}
+
+// Error returns "legacy panicked: " or "candidate panicked: " and the panic
+// value.
+func (p *sidePanic) Error() string { return fmt.Sprintf("%s panicked: %v", p.side, p.value) }
+
+// Unwrap returns the panic value if it is an error.
+func (p *sidePanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
+}
+
+// result is what one side did: returned (v, err), or panicked.
+type result[T any] struct {
+	v     T
+	err   error
+	panicked *sidePanic
+}
+
+// call runs one side behind recover. A runtime.Goexit is let through.
+func call[T any](ctx context.Context, side dualrun.Side, fn dualrun.Func[T]) (r result[T]) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.panicked = &sidePanic{side: side, value: v, stack: debug.Stack()}
+		}
+	}()
+	r.v, r.err = fn(ctx)
+	return r
+}

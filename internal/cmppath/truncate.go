@@ -1,0 +1,5 @@
+package cmppath
+
+// Truncate cuts s to at most limit bytes (limit <= 0 means 4096) as Diff
+// does, ending in a line that says how much was cut.
+func Truncate(s string, limit int) string { return truncate(s, limit) }
