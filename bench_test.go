@@ -3,12 +3,10 @@ package dualrun_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dualrun/dualrun"
@@ -157,63 +155,6 @@ func BenchmarkComparedCaller(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
-	}
-}
-
-// benchDrained runs compared calls from b.RunParallel and waits until all
-// shadow work is recorded before the timer stops.
-func benchDrained(b *testing.B, opts ...dualrun.Option) {
-	exp := dualrun.New[benchValue](benchName(b), append(opts, dualrun.WithMaxInFlight(1<<20))...)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := deepContext()
-		var v benchValue
-		for pb.Next() {
-			v, _ = exp.Run(ctx, legacyBench, candidateBench)
-		}
-		_ = v
-	})
-	shutdown(b, exp) // drains: every shadow finished and recorded
-	b.StopTimer()
-	if s := exp.Stats(); s.Count(dualrun.Shed) != 0 || s.Count(dualrun.Match) != s.Compared {
-		b.Fatalf("drained benchmark shed or mismatched: %+v", s.Outcomes)
-	}
-}
-
-func BenchmarkComparedDrainedNoop(b *testing.B) { benchDrained(b, noopOpts()...) }
-
-func BenchmarkComparedDrainedSDK(b *testing.B) {
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	defer func() { _ = mp.Shutdown(context.Background()) }()
-	benchDrained(b, dualrun.WithMeterProvider(mp), dualrun.WithTracerProvider(tracenoop.NewTracerProvider()))
-}
-
-// BenchmarkFloor is the hand-written floor for a compared call: start a
-// goroutine, run legacy inline, hand its result over and compare with ==
-// in the goroutine.
-func BenchmarkFloor(b *testing.B) {
-	var wg sync.WaitGroup
-	var mismatches atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := deepContext()
-		for pb.Next() {
-			ch := make(chan benchValue, 1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c, _ := candidateBench(ctx)
-				if l := <-ch; l != c {
-					mismatches.Add(1)
-				}
-			}()
-			v, _ := legacyBench(ctx)
-			ch <- v
-		}
-	})
-	wg.Wait()
-	if mismatches.Load() != 0 {
-		b.Fatal("floor mismatched")
 	}
 }
 

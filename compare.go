@@ -137,11 +137,11 @@ func sideText[T any](v T, err error) string {
 	return fmt.Sprintf("%+v", v)
 }
 
-// fail records a failed user callback as outcome error, charged to the
-// shadow side.
+// fail records a failed user callback as outcome error. Neither side erred:
+// the error is the callback's.
 func (cm *comparer[T]) fail(r *record, err error) {
 	r.outcome, r.kind, r.paths, r.diff = Error, NoMismatch, nil, nil
-	r.errs[r.primary.Other()] = err
+	r.cbErr = err
 }
 
 func (cm *comparer[T]) normalize(l, c T) (nl, nc T, err error) {

@@ -20,14 +20,17 @@ import (
 // counters, telemetry, reports and shutdown. Keeping it out of the generic
 // type keeps each instantiation small.
 type core struct {
-	name     string
-	cfg      config
-	policy   rollout.Policy
-	static   *rollout.Static // policy, when it is a rollout.Static: called directly
-	observer rollout.Observer
-	tel      *telemetry
-	calls    *stats.Striped // slot = primary<<1 | compared
-	labels   [2]context.Context
+	name      string
+	seq       uint64 // registration order
+	cfg       config
+	policy    rollout.Policy
+	static    *rollout.Static // policy, when it is a rollout.Static: called directly
+	observer  rollout.Observer
+	tel       *telemetry
+	calls     *stats.Striped // slot = primary<<1 | compared
+	workers   *workers
+	deadlines deadlineQueue
+	labels    [2]context.Context
 
 	inflight atomic.Int64 // shadow slots taken
 	pending  atomic.Int64 // compared calls not yet recorded
@@ -37,8 +40,10 @@ type core struct {
 	idleMu sync.Mutex
 	idleCh chan struct{}
 
-	outcomes     [rollout.NumOutcomes]atomic.Int64
-	kinds        [numKinds]atomic.Int64
+	// outcomes[primary][outcome] and kinds[primary][kind] feed the
+	// dualrun.comparisons instrument and Stats.
+	outcomes     [2][rollout.NumOutcomes]atomic.Int64
+	kinds        [2][numKinds]atomic.Int64
 	latency      [2]stats.Histogram
 	sideErrs     [2]atomic.Int64
 	policyPanics atomic.Int64
@@ -63,6 +68,7 @@ func newCore(name string, cfg config) *core {
 		idleCh:  make(chan struct{}),
 		limiter: stats.NewLimiter(cfg.reportRate, cfg.reportBurst),
 	}
+	c.workers = newWorkers(func() int64 { return c.callCount(0, 1) + c.callCount(1, 1) })
 	c.observer, _ = cfg.policy.(rollout.Observer)
 	if s, ok := cfg.policy.(rollout.Static); ok {
 		c.static = &s
@@ -81,6 +87,8 @@ func newCore(name string, cfg config) *core {
 }
 
 func (c *core) callCount(primary, compared int) int64 { return c.calls.Load(primary<<1 | compared) }
+func (c *core) outcomeCount(primary, o int) int64     { return c.outcomes[primary][o].Load() }
+func (c *core) kindCount(primary, k int) int64        { return c.kinds[primary][k].Load() }
 func (c *core) inFlight() int64                       { return c.inflight.Load() }
 
 // decide asks the policy. The default (no policy) and rollout.Static are
@@ -144,10 +152,10 @@ func (c *core) donePending() {
 	c.notifyIdle()
 }
 
-// shed counts a call that found no free slot.
-func (c *core) shed(ctx context.Context, primary Side) {
-	c.outcomes[Shed].Add(1)
-	c.tel.comparison.Add(ctx, 1, c.tel.outcomeOpts[primary][Shed]...)
+// shed counts a call that found no free slot: one atomic add, no
+// instrument call on the caller's goroutine.
+func (c *core) shed(primary Side) {
+	c.outcomes[primary][Shed].Add(1)
 }
 
 func (c *core) notifyIdle() {
@@ -175,6 +183,8 @@ func (c *core) Shutdown(ctx context.Context) error {
 		ch := c.idleCh
 		c.idleMu.Unlock()
 		if c.idle() {
+			// No shadow runs and none can start: let the workers go.
+			c.workers.close()
 			return nil
 		}
 		select {
@@ -194,6 +204,7 @@ type record struct {
 	durations [2]time.Duration // by side; 0 = did not finish
 	errs      [2]error         // by side
 	finished  [2]bool
+	cbErr     error // a user callback's failure (outcome error)
 	paths     []string
 	diff      func(limit int) string
 	call      *callInfo
@@ -204,18 +215,14 @@ type record struct {
 func (c *core) record(r *record) {
 	if c.observer != nil {
 		if err := c.observe(r); err != nil {
-			r.outcome, r.kind = Error, NoMismatch
-			r.errs[r.primary.Other()] = err
+			r.outcome, r.kind, r.cbErr = Error, NoMismatch, err
 		}
 	}
-	c.outcomes[r.outcome].Add(1)
-	c.kinds[r.kind].Add(1)
-	ctx := r.ctx
+	c.outcomes[r.primary][r.outcome].Add(1)
 	if r.kind != NoMismatch {
-		c.tel.comparison.Add(ctx, 1, c.tel.kindOpts[r.primary][r.kind]...)
-	} else {
-		c.tel.comparison.Add(ctx, 1, c.tel.outcomeOpts[r.primary][r.outcome]...)
+		c.kinds[r.primary][r.kind].Add(1)
 	}
+	ctx := r.ctx
 	for s := range 2 {
 		if !r.finished[s] {
 			continue
@@ -269,11 +276,10 @@ func (c *core) observe(r *record) (err error) {
 func (c *core) report(r *record) {
 	now := time.Now()
 	sig := signature(r)
-	if !c.dedup.fresh(now, sig) || !c.limiter.Allow(now) {
+	if !c.dedup.admit(now, sig, c.cfg.reportDedup, c.limiter) {
 		c.reportsSuppressed.Add(1)
 		return
 	}
-	c.dedup.mark(now, sig)
 	rep := &Report{
 		Experiment:        c.name,
 		Time:              now,
@@ -284,6 +290,7 @@ func (c *core) report(r *record) {
 		CandidateDuration: r.durations[Candidate],
 		LegacyErr:         r.errs[Legacy],
 		CandidateErr:      r.errs[Candidate],
+		CallbackErr:       r.cbErr,
 		Paths:             r.paths,
 		CallerSpan:        r.call.callerSpan,
 		ShadowSpan:        r.call.span.SpanContext(),
@@ -367,29 +374,33 @@ type dedupSet struct {
 	seen map[string]time.Time
 }
 
-const (
-	dedupWindow = time.Minute
-	dedupMax    = 1024
-)
+// dedupMax bounds the signatures remembered; beyond it the set starts over.
+const dedupMax = 1024
 
 func signature(r *record) string {
 	return fmt.Sprintf("%d/%d/%s/%s/%q", r.outcome, r.kind,
 		errorType(r.errs[Legacy]), errorType(r.errs[Candidate]), r.paths)
 }
 
-// fresh reports whether sig was not reported within the window.
-func (d *dedupSet) fresh(now time.Time, sig string) bool {
+// admit reports whether a report with signature sig may go out now: it was
+// not reported within the window, and the rate limiter allows it. The check
+// and the record are one step, so concurrent duplicates go out once.
+func (d *dedupSet) admit(now time.Time, sig string, window time.Duration, l *stats.Limiter) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	t, ok := d.seen[sig]
-	return !ok || now.Sub(t) >= dedupWindow
-}
-
-func (d *dedupSet) mark(now time.Time, sig string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.seen == nil || len(d.seen) >= dedupMax {
-		d.seen = make(map[string]time.Time)
+	if window > 0 {
+		if t, ok := d.seen[sig]; ok && now.Sub(t) < window {
+			return false
+		}
 	}
-	d.seen[sig] = now
+	if !l.Allow(now) {
+		return false
+	}
+	if window > 0 {
+		if d.seen == nil || len(d.seen) >= dedupMax {
+			d.seen = make(map[string]time.Time)
+		}
+		d.seen[sig] = now
+	}
+	return true
 }

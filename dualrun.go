@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Func is one implementation of a call site: the legacy or the candidate.
@@ -172,24 +173,45 @@ type callInfo struct {
 	callerSpan trace.SpanContext
 	span       trace.Span
 	spanCtx    context.Context
-	start      time.Time
-	deadline   time.Time
+	start      mono // the shadow's start
+	deadline   mono
 	primary    Side
 	state      atomic.Uint32
-	timer      *time.Timer
-	done       chan struct{} // closed when the primary has finished, however
+	sctx       shadowContext
+	rec        record
 
-	// Written by the caller before done is closed.
-	aborted  bool
-	pdur     time.Duration
-	cloneErr error
+	// In the experiment's deadline queue (guarded by its lock).
+	self       expirer
+	prev, next *callInfo
+	queued     bool
+
+	// primary is done when the primary has finished, however; pdone says
+	// so without waiting. The fields below are written by the caller
+	// before either.
+	primaryWG sync.WaitGroup
+	pdone     atomic.Bool
+	aborted   bool
+	preturned bool // the primary returned (normally or with an error)
+	pdur      time.Duration
+	cloneErr  error
+}
+
+// primaryFinished marks the primary side done, normally or not.
+func (ci *callInfo) primaryFinished() {
+	ci.pdone.Store(true)
+	ci.primaryWG.Done()
 }
 
 type call[T any] struct {
 	callInfo
+	exp  *Experiment[T]
+	fn   Func[T] // the shadow function
 	pv   T
 	perr error
 }
+
+// run is the shadow side, on a worker goroutine.
+func (cl *call[T]) run() { cl.exp.shadow(cl, cl.fn) }
 
 func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
 	c := e.c
@@ -197,14 +219,15 @@ func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, sha
 	if !ok {
 		c.calls.Inc(int(side) << 1)
 		if !closed {
-			c.shed(ctx, side)
+			c.shed(side)
 		}
 		return primary(ctx)
 	}
 	c.calls.Inc(int(side)<<1 | 1)
-	cl := &call[T]{callInfo: callInfo{caller: ctx, primary: side, done: make(chan struct{})}}
-	cl.start = time.Now()
-	go e.shadow(cl, shadow)
+	cl := &call[T]{callInfo: callInfo{caller: ctx, primary: side}, exp: e, fn: shadow}
+	cl.primaryWG.Add(1)
+	c.workers.submit(cl)
+	start := monoNow()
 
 	normal := false
 	defer func() {
@@ -212,11 +235,12 @@ func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, sha
 			// The primary panicked or called runtime.Goexit: tell the
 			// shadow side, and let the caller unwind untouched.
 			cl.aborted = true
-			close(cl.done)
+			cl.primaryFinished()
 		}
 	}()
 	v, err = primary(ctx)
-	cl.pdur = time.Since(cl.start)
+	cl.pdur = monoNow() - start
+	cl.preturned = true
 	normal = true
 	cl.pv, cl.perr = v, err
 	if err != nil && ctx.Err() != nil {
@@ -225,7 +249,7 @@ func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, sha
 	if e.clone != nil {
 		v = e.safeClone(cl, v)
 	}
-	close(cl.done)
+	cl.primaryFinished()
 	return v, err
 }
 
@@ -246,16 +270,24 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 	c := e.c
 	side := cl.primary.Other()
 	pprof.SetGoroutineLabels(c.labels[side])
+	defer pprof.SetGoroutineLabels(context.Background())
 
-	deadline := cl.start.Add(c.cfg.shadowTimeout)
-	if d, ok := cl.caller.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	cl.deadline = deadline
-	sc := newShadowContext(cl.caller, deadline)
+	sc := &cl.sctx
+	sc.init(cl.caller)
 	cl.callerSpan = trace.SpanContextFromContext(cl.caller)
 	cl.spanCtx, cl.span = c.tel.startSpan(sc, cl.callerSpan, cl.primary)
-	cl.timer = time.AfterFunc(time.Until(deadline), func() { e.onDeadline(cl) })
+
+	// The shadow's budget starts now: the earlier of the caller's deadline
+	// and now + the shadow timeout.
+	cl.start = monoNow()
+	deadline := cl.start + c.cfg.shadowTimeout
+	if d, ok := cl.caller.Deadline(); ok {
+		deadline = min(deadline, monoOf(d))
+	}
+	cl.deadline = deadline
+	sc.deadline = deadline
+	cl.self = cl
+	c.deadlines.add(&cl.callInfo)
 
 	ctx := cl.spanCtx
 	var hookErr error
@@ -269,7 +301,6 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 		pe     *PanicError
 		normal bool
 	)
-	start := time.Now()
 	defer func() {
 		if !normal {
 			r := recover()
@@ -278,7 +309,7 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 			}
 			pe = &PanicError{Value: r, Stack: debug.Stack()}
 		}
-		e.afterShadow(cl, sc, v, err, pe, hookErr, start)
+		e.afterShadow(cl, sc, v, err, pe, hookErr)
 	}()
 	if hookErr == nil {
 		v, err = fn(ctx)
@@ -299,31 +330,36 @@ func safeHook(hook func(context.Context) context.Context, ctx context.Context) (
 	return out, nil
 }
 
-func (e *Experiment[T]) afterShadow(cl *call[T], sc *shadowContext, v T, err error, pe *PanicError, hookErr error, start time.Time) {
+// afterShadow runs when the shadow function has returned (or panicked): it
+// records the comparison, then releases the slot. Holding the slot through
+// the bookkeeping keeps the number of shadow goroutines within the limit
+// even when the CPUs are saturated.
+func (e *Experiment[T]) afterShadow(cl *call[T], sc *shadowContext, v T, err error, pe *PanicError, hookErr error) {
 	c := e.c
-	end := time.Now()
-	d := end.Sub(start)
+	end := monoNow()
+	d := end - cl.start
 	sc.release()
-	c.releaseSlot()
+	defer c.releaseSlot()
 	if !cl.state.CompareAndSwap(stateRunning, stateReturned) {
 		return // recorded as timeout at the deadline; the late result is discarded
 	}
-	cl.timer.Stop()
-	if !end.Before(cl.deadline) {
+	c.deadlines.remove(&cl.callInfo)
+	if end >= cl.deadline {
 		// It returned, but only once its deadline had passed (typically
 		// with the context's error): that is a timeout, as if the timer
 		// had won.
 		e.recordTimeout(cl)
 		return
 	}
-	<-cl.done
+	cl.primaryWG.Wait()
 	defer c.donePending()
 
 	side := cl.primary.Other()
-	r := &record{ctx: cl.spanCtx, primary: cl.primary, call: &cl.callInfo}
+	r := &cl.rec
+	*r = record{ctx: cl.spanCtx, primary: cl.primary, call: &cl.callInfo}
 	r.durations[cl.primary], r.durations[side] = cl.pdur, d
 	r.finished[side] = true
-	r.finished[cl.primary] = !cl.aborted || cl.pdur > 0
+	r.finished[cl.primary] = cl.preturned
 	r.errs[cl.primary] = cl.perr
 	r.errs[side] = err
 	switch {
@@ -337,11 +373,11 @@ func (e *Experiment[T]) afterShadow(cl *call[T], sc *shadowContext, v T, err err
 		r.errs[side] = pe
 	case hookErr != nil:
 		r.outcome = Error
-		r.errs[side] = hookErr
-		r.finished[side] = false
+		r.cbErr = hookErr
+		r.finished[side] = false // it did not run
 	case cl.cloneErr != nil:
 		r.outcome = Error
-		r.errs[cl.primary] = cl.cloneErr
+		r.cbErr = cl.cloneErr
 	default:
 		lv, cv := cl.pv, v
 		lerr, cerr := cl.perr, err
@@ -350,17 +386,17 @@ func (e *Experiment[T]) afterShadow(cl *call[T], sc *shadowContext, v T, err err
 		}
 		e.cmp.compare(r, lv, lerr, cv, cerr)
 		if r.outcome == Error && !c.cmpAdvised.Swap(true) {
-			handle(r.errs[side])
+			handle(r.cbErr)
 		}
 	}
 	c.record(r)
 }
 
-// onDeadline runs when the shadow's deadline passes. If the shadow has not
+// expire runs when the shadow's deadline passes. If the shadow has not
 // returned, the call is recorded as a timeout now.
-func (e *Experiment[T]) onDeadline(cl *call[T]) {
+func (cl *call[T]) expire() {
 	if cl.state.CompareAndSwap(stateRunning, stateTimedOut) {
-		e.recordTimeout(cl)
+		cl.exp.recordTimeout(cl)
 	}
 }
 
@@ -370,18 +406,15 @@ func (e *Experiment[T]) recordTimeout(cl *call[T]) {
 	c := e.c
 	defer c.donePending()
 	side := cl.primary.Other()
-	r := &record{ctx: cl.spanCtx, outcome: Timeout, primary: cl.primary, call: &cl.callInfo}
-	r.durations[side] = time.Since(cl.start)
+	r := &cl.rec
+	*r = record{ctx: cl.spanCtx, outcome: Timeout, primary: cl.primary, call: &cl.callInfo}
+	r.durations[side] = monoNow() - cl.start
 	r.finished[side] = true
 	r.errs[side] = &TimeoutError{After: r.durations[side]}
-	select {
-	case <-cl.done:
-		if !cl.aborted {
-			r.durations[cl.primary] = cl.pdur
-			r.finished[cl.primary] = true
-			r.errs[cl.primary] = cl.perr
-		}
-	default:
+	if cl.pdone.Load() && cl.preturned {
+		r.durations[cl.primary] = cl.pdur
+		r.finished[cl.primary] = true
+		r.errs[cl.primary] = cl.perr
 	}
 	c.record(r)
 }
@@ -389,14 +422,18 @@ func (e *Experiment[T]) recordTimeout(cl *call[T]) {
 // startSpan starts the shadow's span: a new trace root, linked to the
 // caller's span.
 func (t *telemetry) startSpan(ctx context.Context, caller trace.SpanContext, primary Side) (context.Context, trace.Span) {
-	if caller.IsValid() {
-		return t.tracer.Start(ctx, t.spanName, trace.WithNewRoot(),
-			trace.WithLinks(trace.Link{SpanContext: caller}),
-			trace.WithAttributes(t.expAttr, AttrPrimary.String(primary.String())))
+	if t.noSpans {
+		return ctx, noSpan
 	}
-	return t.tracer.Start(ctx, t.spanName, trace.WithNewRoot(),
-		trace.WithAttributes(t.expAttr, AttrPrimary.String(primary.String())))
+	opts := t.spanOpts[primary]
+	if caller.IsValid() {
+		opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: caller}))
+	}
+	return t.tracer.Start(ctx, t.spanName, opts...)
 }
+
+// noSpan stands for the shadow span when the tracer is a no-op.
+var noSpan trace.Span = tracenoop.Span{}
 
 // endSpan sets the outcome on the shadow span and ends it.
 func (ci *callInfo) endSpan(r *record) {
@@ -412,9 +449,9 @@ func (ci *callInfo) endSpan(r *record) {
 			s.SetAttributes(attrs[0])
 			s.AddEvent(SpanEventMismatch, trace.WithAttributes(attrs...))
 		case Panic, Error, Timeout:
-			err := r.errs[r.primary.Other()]
+			err := r.cbErr
 			if err == nil {
-				err = r.errs[r.primary]
+				err = r.errs[r.primary.Other()]
 			}
 			desc := r.outcome.String()
 			if err != nil {

@@ -495,6 +495,8 @@ func TestShadowContextValuesAndCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 		type seen struct {
 			value              any
+			childAfterCancel   error
+			causeAfterCancel   error
 			errAfterCancel     error
 			errAtDeadline      error
 			childErrAtDeadline error
@@ -507,6 +509,8 @@ func TestShadowContextValuesAndCancel(t *testing.T) {
 			defer stop()
 			cancel()
 			time.Sleep(500 * time.Millisecond)
+			s.childAfterCancel = child.Err()
+			s.causeAfterCancel = context.Cause(sctx)
 			s.errAfterCancel = sctx.Err()
 			<-sctx.Done()
 			s.errAtDeadline = sctx.Err()
@@ -516,7 +520,8 @@ func TestShadowContextValuesAndCancel(t *testing.T) {
 			return eur100, nil
 		})
 		s := <-got
-		if s.value != "v" || s.errAfterCancel != nil || s.errAtDeadline != context.DeadlineExceeded ||
+		if s.value != "v" || s.errAfterCancel != nil || s.childAfterCancel != nil || s.causeAfterCancel != nil ||
+			s.errAtDeadline != context.DeadlineExceeded ||
 			s.childErrAtDeadline != context.DeadlineExceeded {
 			t.Fatalf("shadow context: %+v", s)
 		}
@@ -929,8 +934,8 @@ func TestCmpPanicIsError(t *testing.T) {
 	if s := exp.Stats(); s.Count(dualrun.Error) != 1 || got == nil {
 		t.Fatalf("outcomes %v report %v", s.Outcomes, got)
 	}
-	if !strings.Contains(got.CandidateErr.Error(), "IgnoreUnexported") {
-		t.Errorf("error %q gives no advice", got.CandidateErr)
+	if got.CandidateErr != nil || got.CallbackErr == nil || !strings.Contains(got.CallbackErr.Error(), "IgnoreUnexported") {
+		t.Errorf("candidate error %v, callback error %v; want the comparer's failure, with advice", got.CandidateErr, got.CallbackErr)
 	}
 }
 

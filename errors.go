@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// PanicError is the error recorded when a shadow panics. Shadow panics are
-// recovered and never reach the caller; the panic value and the stack of the
-// shadow goroutine are kept for the Report.
+// PanicError is the error recorded when a shadow or a user callback panics.
+// Such panics are recovered and never reach the caller; the panic value and
+// the stack of the panicking goroutine are kept for the Report.
 type PanicError struct {
 	// Value is the value passed to panic.
 	Value any
@@ -17,9 +17,9 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error returns "shadow panicked: " followed by the panic value.
+// Error returns "panic: " followed by the panic value.
 func (p *PanicError) Error() string {
-	return fmt.Sprintf("shadow panicked: %v", p.Value)
+	return fmt.Sprintf("panic: %v", p.Value)
 }
 
 // Unwrap returns the panic value if it is an error, so that errors.Is and

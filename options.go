@@ -27,6 +27,10 @@ const (
 	// experiment (WithReportRate).
 	DefaultReportRate  = 10.0
 	DefaultReportBurst = 50
+	// DefaultReportDedup is the window in which reports with the same
+	// signature (outcome, kind, error types, paths) are published once
+	// (WithReportDedup).
+	DefaultReportDedup = time.Minute
 	// DefaultDiffLimit caps the size of a Report's diff (WithDiffLimit).
 	DefaultDiffLimit = 4 << 10
 	// DefaultMaxFields caps the distinct differing paths tracked per
@@ -55,6 +59,7 @@ type config struct {
 	shadowContext func(context.Context) context.Context
 	publishers    []Publisher
 	reportKeys    bool
+	reportDedup   time.Duration
 	reportRate    float64
 	reportBurst   int
 	reportQueue   int
@@ -66,6 +71,7 @@ func newConfig(opts []Option) config {
 	c := config{
 		shadowTimeout: DefaultShadowTimeout,
 		maxInFlight:   DefaultMaxInFlight,
+		reportDedup:   DefaultReportDedup,
 		reportRate:    DefaultReportRate,
 		reportBurst:   DefaultReportBurst,
 		reportQueue:   DefaultReportQueue,
@@ -289,6 +295,20 @@ func WithReportRate(perSecond float64, burst int) Option {
 	return optionFunc(func(c config) config {
 		c.reportRate = perSecond
 		c.reportBurst = max(burst, 1)
+		return c
+	})
+}
+
+// WithReportDedup sets the window in which Reports with the same signature
+// (outcome, mismatch kind, error types and differing paths) are published
+// once; repeats are counted in Stats as suppressed. Zero turns
+// deduplication off. It panics if window < 0.
+func WithReportDedup(window time.Duration) Option {
+	if window < 0 {
+		panic(fmt.Sprintf("dualrun: WithReportDedup(%v): want a duration >= 0", window))
+	}
+	return optionFunc(func(c config) config {
+		c.reportDedup = window
 		return c
 	})
 }

@@ -58,9 +58,14 @@ type Report struct {
 	LegacyDuration    time.Duration
 	CandidateDuration time.Duration
 	// LegacyErr and CandidateErr are the sides' errors; a shadow panic is a
-	// *PanicError, a timeout context.DeadlineExceeded.
+	// *PanicError, a timeout a *TimeoutError (which unwraps to
+	// context.DeadlineExceeded).
 	LegacyErr    error
 	CandidateErr error
+	// CallbackErr is, for outcome error, the failure of the user callback
+	// (comparer, normalizer, ignore rule, error comparer, clone, shadow
+	// context hook or policy observer); a panic in it is a *PanicError.
+	CallbackErr error
 	// Paths are the folded differing paths, such as ".Items[*].Price"; "."
 	// is the value itself.
 	Paths []string

@@ -26,9 +26,42 @@ func IsShadow(ctx context.Context) bool {
 // the shadow context attach to its cancellation directly instead of starting
 // a propagation goroutine.
 type shadowContext struct {
-	parent   context.Context // context.WithoutCancel(caller)
-	deadline time.Time
+	caller   context.Context
+	deadline mono
 	inner    atomic.Pointer[innerContext]
+}
+
+// cancelCtxKey is the key under which the context package finds a parent's
+// cancellation (context.Cause and WithCancel ask Value for it). The shadow
+// context answers nil for it, as context.WithoutCancel does, so that the
+// caller's cancellation stays invisible; answering it ourselves saves the
+// WithoutCancel allocation per call. The key is unexported, so it is read
+// once by asking context.Cause about a probing context; if that ever stops
+// working, the shadow context falls back to a real WithoutCancel.
+var cancelCtxKey = probeCancelKey()
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(k any) any {
+	if p.key == nil {
+		p.key = k
+	}
+	return p.Context.Value(k)
+}
+
+func probeCancelKey() any {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Cause asks Value only of a canceled context
+	p := &keyProbe{Context: ctx}
+	_ = context.Cause(p)
+	// Check the probe: the key must find ctx's cancellation.
+	if p.key == nil || ctx.Value(p.key) == nil {
+		return nil
+	}
+	return p.key
 }
 
 type innerContext struct {
@@ -36,15 +69,20 @@ type innerContext struct {
 	cancel context.CancelFunc
 }
 
-func newShadowContext(caller context.Context, deadline time.Time) *shadowContext {
-	return &shadowContext{parent: context.WithoutCancel(caller), deadline: deadline}
+// init sets up a shadow context in place (it lives inside its call, to
+// save an allocation). The deadline is set before the shadow runs.
+func (c *shadowContext) init(caller context.Context) {
+	if cancelCtxKey == nil {
+		caller = context.WithoutCancel(caller)
+	}
+	c.caller = caller
 }
 
 func (c *shadowContext) materialize() *innerContext {
 	if in := c.inner.Load(); in != nil {
 		return in
 	}
-	ctx, cancel := context.WithDeadline(c.parent, c.deadline)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(c.caller), timeOf(c.deadline))
 	in := &innerContext{ctx: ctx, cancel: cancel}
 	if c.inner.CompareAndSwap(nil, in) {
 		return in
@@ -61,7 +99,7 @@ func (c *shadowContext) release() {
 	}
 }
 
-func (c *shadowContext) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *shadowContext) Deadline() (time.Time, bool) { return timeOf(c.deadline), true }
 
 func (c *shadowContext) Done() <-chan struct{} { return c.materialize().ctx.Done() }
 
@@ -69,7 +107,7 @@ func (c *shadowContext) Err() error {
 	if in := c.inner.Load(); in != nil {
 		return in.ctx.Err()
 	}
-	if time.Now().Before(c.deadline) {
+	if monoNow() < c.deadline {
 		return nil
 	}
 	return c.materialize().ctx.Err()
@@ -82,7 +120,10 @@ func (c *shadowContext) Value(key any) any {
 	if in := c.inner.Load(); in != nil {
 		return in.ctx.Value(key)
 	}
-	return c.parent.Value(key)
+	if key == cancelCtxKey {
+		return nil
+	}
+	return c.caller.Value(key)
 }
 
 func (c *shadowContext) String() string { return "dualrun.shadowContext" }

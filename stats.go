@@ -82,9 +82,9 @@ func (c *core) Stats() Stats {
 		Name:              c.name,
 		InFlight:          c.inflight.Load(),
 		PolicyPanics:      c.policyPanics.Load(),
-		ValueMismatches:   c.kinds[ValueMismatch].Load(),
-		ErrorMismatches:   c.kinds[ErrorMismatch].Load(),
-		ErrorsDiffer:      c.kinds[ErrorsDiffer].Load(),
+		ValueMismatches:   c.kindCount(0, int(ValueMismatch)) + c.kindCount(1, int(ValueMismatch)),
+		ErrorMismatches:   c.kindCount(0, int(ErrorMismatch)) + c.kindCount(1, int(ErrorMismatch)),
+		ErrorsDiffer:      c.kindCount(0, int(ErrorsDiffer)) + c.kindCount(1, int(ErrorsDiffer)),
 		Fields:            c.fields.top(),
 		ReportsPublished:  c.reportsPublished.Load(),
 		ReportsDropped:    c.reportsDropped.Load(),
@@ -105,7 +105,7 @@ func (c *core) Stats() Stats {
 		}
 	}
 	for o := range s.Outcomes {
-		s.Outcomes[o] = c.outcomes[o].Load()
+		s.Outcomes[o] = c.outcomeCount(0, o) + c.outcomeCount(1, o)
 	}
 	s.Legacy = c.latencyOf(Legacy)
 	s.Candidate = c.latencyOf(Candidate)
@@ -131,11 +131,14 @@ func (c *core) Name() string { return c.name }
 // registry lists every live experiment, for AllStats and the debug page.
 var registry struct {
 	mu  sync.Mutex
+	seq uint64
 	all map[*core]struct{}
 }
 
 func register(c *core) {
 	registry.mu.Lock()
+	registry.seq++
+	c.seq = registry.seq
 	if registry.all == nil {
 		registry.all = make(map[*core]struct{})
 	}
@@ -159,4 +162,22 @@ func AllStats() []Stats {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// StatsOf returns the statistics of the experiment with the given name (the
+// first one registered under it), for experiments made by Run, which are not
+// otherwise reachable.
+func StatsOf(name string) (Stats, bool) {
+	registry.mu.Lock()
+	var found *core
+	for c := range registry.all {
+		if c.name == name && (found == nil || c.seq < found.seq) {
+			found = c
+		}
+	}
+	registry.mu.Unlock()
+	if found == nil {
+		return Stats{}, false
+	}
+	return found.Stats(), true
 }

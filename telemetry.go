@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dualrun/dualrun/rollout"
 )
@@ -61,8 +62,9 @@ type telemetry struct {
 	name       string
 	spanName   string
 	tracer     trace.Tracer
+	noSpans    bool
 	expAttr    attribute.KeyValue
-	comparison metric.Int64Counter
+	comparison metric.Int64ObservableCounter
 	duration   metric.Float64Histogram
 	fields     metric.Int64Counter
 	dropped    metric.Int64Counter
@@ -71,13 +73,15 @@ type telemetry struct {
 	reg        metric.Registration
 
 	// outcomeOpts[primary][outcome], kindOpts[primary][kind].
-	outcomeOpts [2][rollout.NumOutcomes][]metric.AddOption
-	kindOpts    [2][numKinds][]metric.AddOption
+	outcomeOpts [2][rollout.NumOutcomes][]metric.ObserveOption
+	kindOpts    [2][numKinds][]metric.ObserveOption
 	// durOpts[side][role] without error.type.
 	durOpts [2][2][]metric.RecordOption
 	// callsOpts[primary][compared], inflightOpts.
 	callsOpts    [2][2][]metric.ObserveOption
 	inflightOpts []metric.ObserveOption
+	// spanOpts[primary] start a shadow span.
+	spanOpts [2][]trace.SpanStartOption
 
 	mu       sync.Mutex
 	errTypes map[errTypeKey][]metric.RecordOption
@@ -92,6 +96,8 @@ type errTypeKey struct {
 // counterSource feeds the observable instruments from in-process counters.
 type counterSource interface {
 	callCount(primary, compared int) int64
+	outcomeCount(primary, outcome int) int64
+	kindCount(primary, kind int) int64
 	inFlight() int64
 }
 
@@ -110,9 +116,12 @@ func newTelemetry(name string, mp metric.MeterProvider, tp trace.TracerProvider,
 	}
 	meter := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	t.tracer = tp.Tracer(ScopeName, trace.WithInstrumentationVersion(Version))
+	// With a no-op tracer a shadow span does nothing but cost a context
+	// allocation per call: skip it.
+	_, t.noSpans = t.tracer.(tracenoop.Tracer)
 
 	var err error
-	t.comparison, err = meter.Int64Counter(MetricComparisons,
+	t.comparison, err = meter.Int64ObservableCounter(MetricComparisons,
 		metric.WithUnit("{comparison}"),
 		metric.WithDescription("Compared calls by outcome."))
 	handle(err)
@@ -144,12 +153,12 @@ func newTelemetry(name string, mp metric.MeterProvider, tp trace.TracerProvider,
 		pa := AttrPrimary.String(sides[p])
 		for o := range rollout.NumOutcomes {
 			set := attribute.NewSet(t.expAttr, pa, AttrOutcome.String(rollout.Outcome(o).String()))
-			t.outcomeOpts[p][o] = []metric.AddOption{metric.WithAttributeSet(set)}
+			t.outcomeOpts[p][o] = []metric.ObserveOption{metric.WithAttributeSet(set)}
 		}
 		for k := MismatchKind(1); k < numKinds; k++ {
 			set := attribute.NewSet(t.expAttr, pa,
 				AttrOutcome.String(rollout.Mismatch.String()), AttrMismatchKind.String(k.String()))
-			t.kindOpts[p][k] = []metric.AddOption{metric.WithAttributeSet(set)}
+			t.kindOpts[p][k] = []metric.ObserveOption{metric.WithAttributeSet(set)}
 		}
 		for c := range 2 {
 			set := attribute.NewSet(t.expAttr, pa, AttrCompared.Bool(c == 1))
@@ -158,6 +167,11 @@ func newTelemetry(name string, mp metric.MeterProvider, tp trace.TracerProvider,
 		for r := range 2 {
 			set := attribute.NewSet(t.expAttr, AttrSide.String(sides[p]), AttrRole.String(roles[r]))
 			t.durOpts[p][r] = []metric.RecordOption{metric.WithAttributeSet(set)}
+		}
+		t.spanOpts[p] = []trace.SpanStartOption{
+			trace.WithNewRoot(),
+			trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(t.expAttr, pa),
 		}
 	}
 	t.inflightOpts = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(t.expAttr))}
@@ -169,8 +183,25 @@ func newTelemetry(name string, mp metric.MeterProvider, tp trace.TracerProvider,
 			}
 		}
 		o.ObserveInt64(t.inflight, src.inFlight(), t.inflightOpts...)
+		// Comparisons: only series that happened, as a synchronous counter
+		// would have them; mismatches by kind.
+		for p := range 2 {
+			for oc := range rollout.NumOutcomes {
+				if rollout.Outcome(oc) == rollout.Mismatch {
+					continue
+				}
+				if n := src.outcomeCount(p, oc); n > 0 {
+					o.ObserveInt64(t.comparison, n, t.outcomeOpts[p][oc]...)
+				}
+			}
+			for k := MismatchKind(1); k < numKinds; k++ {
+				if n := src.kindCount(p, int(k)); n > 0 {
+					o.ObserveInt64(t.comparison, n, t.kindOpts[p][k]...)
+				}
+			}
+		}
 		return nil
-	}, t.calls, t.inflight)
+	}, t.calls, t.inflight, t.comparison)
 	handle(err)
 	return t
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -66,8 +67,9 @@ func Compare[T any](t testing.TB, ctx context.Context, legacy, candidate dualrun
 // Subtests are named by the [WithCaseName] func, or else by the input
 // formatted with %+v, cut to 48 bytes (inputs holding pointers print
 // addresses there: give such inputs a WithCaseName). The failure messages
-// name the case by that name; [WithCase] is ignored. The other options
-// apply to every input.
+// name the case by the subtest's name as go test prints it (spaces become
+// underscores, duplicates are numbered); [WithCase] is ignored. The other
+// options apply to every input.
 //
 // CompareEach fails t when inputs is empty: a table that checks nothing
 // should not pass. Like Compare, it calls t.Fatalf for programmer errors
@@ -104,9 +106,12 @@ func compareEach[In, T any](t testing.TB, run func(name string, f func(testing.T
 	}
 	for _, in := range inputs {
 		name := nameOf(in)
-		run(name, func(t testing.TB) {
-			t.Helper()
-			compare(t, t.Context(), name, ck,
+		run(name, func(sub testing.TB) {
+			sub.Helper()
+			// The subtest's own name, as "go test" prints it: spaces
+			// rewritten, duplicates numbered.
+			name := strings.TrimPrefix(sub.Name(), t.Name()+"/")
+			_, _ = compare(sub, sub.Context(), name, ck,
 				func(ctx context.Context) (T, error) { return legacy(ctx, in) },
 				func(ctx context.Context) (T, error) { return candidate(ctx, in) })
 		})
@@ -146,7 +151,7 @@ func defaultCaseName[In any](in In) string {
 
 // compare runs both sides, reports what differs and returns the legacy
 // result.
-func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) {
+func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) { //nolint:revive // t before ctx, as in Compare
 	t.Helper()
 	l := call(ctx, dualrun.Legacy, legacy)
 	c := call(ctx, dualrun.Candidate, candidate)
@@ -192,8 +197,8 @@ func (p *sidePanic) Unwrap() error {
 
 // result is what one side did: returned (v, err), or panicked.
 type result[T any] struct {
-	v     T
-	err   error
+	v        T
+	err      error
 	panicked *sidePanic
 }
 

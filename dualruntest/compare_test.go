@@ -88,17 +88,21 @@ func TestCompare(t *testing.T) {
 	}{
 		{
 			name: "equal plain", reason: "equal values pass silently",
-			run: func(tb testing.TB) { dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1000), nil)) },
+			run: func(tb testing.TB) {
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1000), nil))
+			},
 		},
 		{
 			name: "equal deep", reason: "slices are compared by content with cmp.Equal",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(order(5, 1, 2), nil), ret(order(5, 1, 2), nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(order(5, 1, 2), nil), ret(order(5, 1, 2), nil))
 			},
 		},
 		{
 			name: "value mismatch plain", reason: "== decides, the diff and the path come from go-cmp",
-			run: func(tb testing.TB) { dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1001), nil)) },
+			run: func(tb testing.TB) {
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1001), nil))
+			},
 			errs: []want{{
 				`dualruntest: case "TestCompare/value_mismatch_plain": values differ (legacy -, candidate +):`,
 				"Cents:", "1000", "1001", "\ndiffering paths: .Cents",
@@ -107,19 +111,19 @@ func TestCompare(t *testing.T) {
 		{
 			name: "value mismatch deep", reason: "every differing leaf is listed, indexes folded",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(order(5, 1, 2, 3), nil), ret(order(6, 1, 9, 7), nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(order(5, 1, 2, 3), nil), ret(order(6, 1, 9, 7), nil))
 			},
 			errs: []want{{"values differ (legacy -, candidate +):", "Qty:", "differing paths: .Lines[*].Qty, .Total"}},
 		},
 		{
 			name: "root mismatch", reason: "a scalar differs at the root path .",
-			run:  func(tb testing.TB) { dualruntest.Compare(tb, t.Context(), ret(1, nil), ret(2, nil)) },
+			run:  func(tb testing.TB) { _, _ = dualruntest.Compare(tb, t.Context(), ret(1, nil), ret(2, nil)) },
 			errs: []want{{"values differ", "-", "+", "differing paths: ."}},
 		},
 		{
 			name: "candidate erred", reason: "exactly one side erring is a mismatch",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(Money{}, errNotFound))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(Money{}, errNotFound))
 			},
 			errs: []want{{
 				"candidate erred, legacy did not: not found\n",
@@ -129,7 +133,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "legacy erred", reason: "exactly one side erring is a mismatch, the other way",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(Money{}, errNotFound), ret(eur(7), nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(Money{}, errNotFound), ret(eur(7), nil))
 			},
 			errs: []want{{
 				"legacy erred, candidate did not: not found\n",
@@ -139,19 +143,19 @@ func TestCompare(t *testing.T) {
 		{
 			name: "both erred", reason: "by default two errors are equivalent, as in dualrun",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(Money{}, errNotFound), ret(Money{}, errGone))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(Money{}, errNotFound), ret(Money{}, errGone))
 			},
 		},
 		{
 			name: "both erred, values ignored", reason: "values are compared only when both sides succeed",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), errNotFound), ret(eur(2), errNotFound))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), errNotFound), ret(eur(2), errNotFound))
 			},
 		},
 		{
 			name: "errors differ", reason: "WithErrorComparer makes two errors differ",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(Money{}, errNotFound), ret(Money{}, errGone),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(Money{}, errNotFound), ret(Money{}, errGone),
 					dualruntest.WithErrorComparer(dualrun.ErrorMessagesEqual))
 			},
 			errs: []want{{
@@ -163,7 +167,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "errors equivalent", reason: "WithErrorComparer can accept different errors",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(),
+				_, _ = dualruntest.Compare(tb, t.Context(),
 					ret(Money{}, fmt.Errorf("legacy: %w", errNotFound)), ret(Money{}, fmt.Errorf("v2: %w", errNotFound)),
 					dualruntest.WithErrorComparer(dualrun.ErrorsMatchTargets(errNotFound)))
 			},
@@ -171,14 +175,14 @@ func TestCompare(t *testing.T) {
 		{
 			name: "normalizer makes equal", reason: "normalizers run on both values before comparing",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1003), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1003), nil),
 					dualruntest.WithNormalizer(roundCents))
 			},
 		},
 		{
 			name: "normalizer diff", reason: "the diff shows the normalized values",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1017), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1017), nil),
 					dualruntest.WithNormalizer(roundCents))
 			},
 			errs: []want{{"values differ", "1000", "1020", "differing paths: .Cents"}},
@@ -186,7 +190,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "normalizers in order", reason: "each normalizer sees the previous one's output",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1017), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1017), nil),
 					dualruntest.WithNormalizer(roundCents),
 					dualruntest.WithNormalizer(func(m Money) Money { m.Cents /= 100; return m }))
 			},
@@ -194,7 +198,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "comparer equal", reason: "WithComparer replaces ==",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(Money{"eur", 1000}, nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(Money{"eur", 1000}, nil),
 					dualruntest.WithComparer(func(l, c Money) bool {
 						return strings.EqualFold(l.Currency, c.Currency) && l.Cents == c.Cents
 					}))
@@ -203,8 +207,8 @@ func TestCompare(t *testing.T) {
 		{
 			name: "comparer unequal", reason: "WithComparer can be stricter than go-cmp: both values are printed",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1000), nil),
-					dualruntest.WithComparer(func(l, c Money) bool { return false }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1000), nil),
+					dualruntest.WithComparer(func(_, _ Money) bool { return false }))
 			},
 			errs: []want{{
 				"values differ (legacy -, candidate +):\n",
@@ -214,14 +218,14 @@ func TestCompare(t *testing.T) {
 		{
 			name: "EquateApprox within", reason: "cmp options are used by cmp.Equal",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(order(10, 1), nil), ret(order(10+1e-9, 1), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(order(10, 1), nil), ret(order(10+1e-9, 1), nil),
 					dualruntest.WithCmpOptions(cmpopts.EquateApprox(0, 1e-6)))
 			},
 		},
 		{
 			name: "EquateApprox beyond", reason: "a Comparer deciding unequal is a path",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(order(10, 1), nil), ret(order(10.5, 1), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(order(10, 1), nil), ret(order(10.5, 1), nil),
 					dualruntest.WithCmpOptions(cmpopts.EquateApprox(0, 1e-6)))
 			},
 			errs: []want{{"values differ", "Total:", "differing paths: .Total"}},
@@ -229,28 +233,28 @@ func TestCompare(t *testing.T) {
 		{
 			name: "cmp option on plain type", reason: "any cmp option switches == to cmp.Equal, as in dualrun",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(2000), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(2000), nil),
 					dualruntest.WithCmpOptions(cmpopts.IgnoreFields(Money{}, "Cents")))
 			},
 		},
 		{
 			name: "NaN", reason: "NaN != NaN unless cmpopts.EquateNaNs, as in dualrun",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(math.NaN(), nil), ret(math.NaN(), nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(math.NaN(), nil), ret(math.NaN(), nil))
 			},
 			errs: []want{{"values differ", "NaN", "differing paths: ."}},
 		},
 		{
 			name: "NaN equated", reason: "cmpopts.EquateNaNs",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(math.NaN(), nil), ret(math.NaN(), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(math.NaN(), nil), ret(math.NaN(), nil),
 					dualruntest.WithCmpOptions(cmpopts.EquateNaNs()))
 			},
 		},
 		{
 			name: "unexported fields", reason: "go-cmp panics; the test fails with advice instead of crashing",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(secretive{1, 1}, nil), ret(secretive{1, 1}, nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(secretive{1, 1}, nil), ret(secretive{1, 1}, nil))
 			},
 			errs: []want{{
 				"go-cmp cannot compare dualruntest_test.secretive: cannot handle unexported field",
@@ -260,14 +264,14 @@ func TestCompare(t *testing.T) {
 		{
 			name: "unexported fields ignored", reason: "the advised option works",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(secretive{1, 1}, nil), ret(secretive{1, 2}, nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(secretive{1, 1}, nil), ret(secretive{1, 2}, nil),
 					dualruntest.WithCmpOptions(cmpopts.IgnoreUnexported(secretive{})))
 			},
 		},
 		{
 			name: "unexported fields allowed", reason: "the other advised option works, and the path names the field",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(secretive{1, 1}, nil), ret(secretive{1, 2}, nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(secretive{1, 1}, nil), ret(secretive{1, 2}, nil),
 					dualruntest.WithCmpOptions(cmp.AllowUnexported(secretive{})))
 			},
 			errs: []want{{"values differ", "differing paths: .secret"}},
@@ -275,7 +279,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "plain type with unexported field", reason: "== compares unexported fields, and the diff shows them",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(sealed{"p", 1}, nil), ret(sealed{"p", 2}, nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(sealed{"p", 1}, nil), ret(sealed{"p", 2}, nil))
 			},
 			errs: []want{{"values differ", "secret:", "differing paths: .secret"}},
 		},
@@ -283,7 +287,7 @@ func TestCompare(t *testing.T) {
 			name: "cmp Comparer runtime error", reason: "a bug in a cmp.Comparer fails with its stack",
 			run: func(tb testing.TB) {
 				var m map[string]int
-				dualruntest.Compare(tb, t.Context(), ret(order(1, 1), nil), ret(order(2, 1), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(order(1, 1), nil), ret(order(2, 1), nil),
 					dualruntest.WithCmpOptions(cmp.Comparer(func(a, b float64) bool { m["x"] = 1; return a == b })))
 			},
 			errs: []want{{"go-cmp cannot compare dualruntest_test.Order", "assignment to entry in nil map", "check the options given to WithCmpOptions", "goroutine "}},
@@ -291,44 +295,44 @@ func TestCompare(t *testing.T) {
 		{
 			name: "candidate panics", reason: "strict: a candidate panic fails the test, naming the side",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), boom[Money]("candidate exploded"))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), boom[Money]("candidate exploded"))
 			},
 			errs: []want{{`dualruntest: case "TestCompare/candidate_panics": candidate panicked: candidate exploded`, "goroutine ", "runtime/debug.Stack"}},
 		},
 		{
 			name: "legacy panics", reason: "a legacy panic fails the test too; the candidate still runs",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), boom[Money](errBoom), ret(eur(1), nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), boom[Money](errBoom), ret(eur(1), nil))
 			},
 			errs: []want{{"legacy panicked: boom", "goroutine "}},
 		},
 		{
 			name: "both panic", reason: "each side's panic is reported",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), boom[Money]("old"), boom[Money]("new"))
+				_, _ = dualruntest.Compare(tb, t.Context(), boom[Money]("old"), boom[Money]("new"))
 			},
 			errs: []want{{"legacy panicked: old"}, {"candidate panicked: new"}},
 		},
 		{
 			name: "ignore rule", reason: "an accepted difference is logged, not failed",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(Money{}, errNotFound),
-					dualruntest.WithIgnore(func(l, c dualrun.Result[Money]) bool { return errors.Is(c.Err, errNotFound) }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(Money{}, errNotFound),
+					dualruntest.WithIgnore(func(_, c dualrun.Result[Money]) bool { return errors.Is(c.Err, errNotFound) }))
 			},
 			logs: []want{{`dualruntest: case "TestCompare/ignore_rule": difference accepted by a WithIgnore rule: candidate erred, legacy did not: not found`}},
 		},
 		{
 			name: "ignore rule not matching", reason: "rules that return false change nothing",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1), nil),
-					dualruntest.WithIgnore(func(l, c dualrun.Result[Money]) bool { return false }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1000), nil), ret(eur(1), nil),
+					dualruntest.WithIgnore(func(_, _ dualrun.Result[Money]) bool { return false }))
 			},
 			errs: []want{{"values differ"}},
 		},
 		{
 			name: "normalizer panics", reason: "a failing callback fails the test, with its name and stack",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
 					dualruntest.WithNormalizer(func(Money) Money { panic("bad normalizer") }))
 			},
 			errs: []want{{"WithNormalizer func panicked: bad normalizer", "goroutine "}},
@@ -336,38 +340,38 @@ func TestCompare(t *testing.T) {
 		{
 			name: "comparer panics", reason: "a failing callback fails the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
-					dualruntest.WithComparer(func(l, c Money) bool { panic("bad comparer") }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
+					dualruntest.WithComparer(func(_, _ Money) bool { panic("bad comparer") }))
 			},
 			errs: []want{{"WithComparer func panicked: bad comparer"}},
 		},
 		{
 			name: "error comparer panics", reason: "a failing callback fails the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), errNotFound), ret(eur(1), errGone),
-					dualruntest.WithErrorComparer(func(l, c error) bool { panic("bad error comparer") }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), errNotFound), ret(eur(1), errGone),
+					dualruntest.WithErrorComparer(func(_, _ error) bool { panic("bad error comparer") }))
 			},
 			errs: []want{{"WithErrorComparer func panicked: bad error comparer"}},
 		},
 		{
 			name: "ignore rule panics", reason: "a failing callback fails the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(2), nil),
-					dualruntest.WithIgnore(func(l, c dualrun.Result[Money]) bool { panic("bad rule") }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(2), nil),
+					dualruntest.WithIgnore(func(_, _ dualrun.Result[Money]) bool { panic("bad rule") }))
 			},
 			errs: []want{{"WithIgnore rule panicked: bad rule"}},
 		},
 		{
 			name: "WithCase", reason: "the case name replaces t.Name()",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(1, nil), ret(2, nil), dualruntest.WithCase("eur-rounding"))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(1, nil), ret(2, nil), dualruntest.WithCase("eur-rounding"))
 			},
 			errs: []want{{`dualruntest: case "eur-rounding": values differ`}},
 		},
 		{
 			name: "nil options", reason: "nil options and nil funcs in options are ignored",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(1, nil), ret(1, nil), nil,
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(1, nil), ret(1, nil), nil,
 					dualruntest.WithComparer[int](nil), dualruntest.WithNormalizer[int](nil),
 					dualruntest.WithIgnore[int](nil), dualruntest.WithErrorComparer(nil))
 			},
@@ -375,7 +379,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "option for another type", reason: "a programmer error stops the test before running anything",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), boom[Money]("must not run"), boom[Money]("must not run"),
+				_, _ = dualruntest.Compare(tb, t.Context(), boom[Money]("must not run"), boom[Money]("must not run"),
 					dualruntest.WithComparer(func(l, c int) bool { return l == c }))
 			},
 			fatals: []want{{"dualruntest: Compare: WithComparer was given a func(int, int) bool, want func(dualruntest_test.Money, dualruntest_test.Money) bool"}},
@@ -383,7 +387,7 @@ func TestCompare(t *testing.T) {
 		{
 			name: "normalizer for another type", reason: "a programmer error stops the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
 					dualruntest.WithNormalizer(func(m *Money) *Money { return m }))
 			},
 			fatals: []want{{"WithNormalizer was given a func(*dualruntest_test.Money) *dualruntest_test.Money"}},
@@ -391,22 +395,22 @@ func TestCompare(t *testing.T) {
 		{
 			name: "ignore rule for another type", reason: "a programmer error stops the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
-					dualruntest.WithIgnore(func(l, c dualrun.Result[int]) bool { return true }))
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(eur(1), nil), ret(eur(1), nil),
+					dualruntest.WithIgnore(func(_, _ dualrun.Result[int]) bool { return true }))
 			},
 			fatals: []want{{"WithIgnore was given a func(dualrun.Result[int], dualrun.Result[int]) bool"}},
 		},
 		{
 			name: "nil legacy", reason: "a programmer error stops the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), nil, ret(1, nil))
+				_, _ = dualruntest.Compare(tb, t.Context(), nil, ret(1, nil))
 			},
 			fatals: []want{{"dualruntest: Compare: the legacy func is nil"}},
 		},
 		{
 			name: "nil candidate", reason: "a programmer error stops the test",
 			run: func(tb testing.TB) {
-				dualruntest.Compare(tb, t.Context(), ret(1, nil), nil)
+				_, _ = dualruntest.Compare(tb, t.Context(), ret(1, nil), nil)
 			},
 			fatals: []want{{"dualruntest: Compare: the candidate func is nil"}},
 		},
@@ -520,7 +524,7 @@ func TestCompareRunsLegacyThenCandidateOnCtx(t *testing.T) {
 			return 1, nil
 		}
 	}
-	f := runFake("T", func(tb testing.TB) { dualruntest.Compare(tb, ctx, side("legacy"), side("candidate")) })
+	f := runFake("T", func(tb testing.TB) { _, _ = dualruntest.Compare(tb, ctx, side("legacy"), side("candidate")) })
 	want := []string{"legacy:v:shadow=false", "candidate:v:shadow=false"}
 	if diff := cmp.Diff(want, order); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
@@ -535,7 +539,7 @@ func TestCompareLetsGoexitThrough(t *testing.T) {
 	// turn that into a panic report, nor go on comparing.
 	ran := false
 	f := runFake("T", func(tb testing.TB) {
-		dualruntest.Compare(tb, t.Context(), ret(1, nil), func(context.Context) (int, error) {
+		_, _ = dualruntest.Compare(tb, t.Context(), ret(1, nil), func(context.Context) (int, error) {
 			runtime.Goexit()
 			return 0, nil
 		})

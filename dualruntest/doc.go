@@ -8,10 +8,11 @@
 //	func TestPrice(t *testing.T) {
 //		for _, tc := range cases {
 //			t.Run(tc.name, func(t *testing.T) {
-//				dualruntest.Compare(t, t.Context(),
+//				got, err := dualruntest.Compare(t, t.Context(),
 //					func(ctx context.Context) (Money, error) { return legacyPrice(ctx, tc.cart) },
 //					func(ctx context.Context) (Money, error) { return newPrice(ctx, tc.cart) },
 //					dualruntest.WithNormalizer(roundCents))
+//				// got, err are the legacy result: assert on them as before.
 //			})
 //		}
 //	}
@@ -37,8 +38,8 @@
 // functions as the dualrun options of the same name and mean the same
 // thing, and the comparison follows the same rules: a case passes here
 // exactly when a dualrun experiment with those options records it as match
-// or ignored. Pass the same options to both, and a test pins what
-// production will count.
+// or ignored (and neither side panics). Pass the same options to both, and
+// a test pins what production will count.
 //
 // # Stricter than production
 //

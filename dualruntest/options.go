@@ -34,6 +34,7 @@ func newConfig(opts []Option) config {
 // Option configures [Compare] and [CompareEach]. The comparison options
 // mean exactly what the dualrun options of the same name mean, so a test
 // can check what production will record; they take the same functions.
+// A nil Option is ignored.
 type Option interface {
 	apply(config) config
 }

@@ -1,16 +1,13 @@
-// Command quickstart shows dualrun on a realistic migration: the checkout
-// price calculation is being rewritten, and before the rewrite may serve
-// traffic we want proof of how often, and where, it disagrees with the old
-// code.
+// Command quickstart shows dualrun on a realistic migration: checkout
+// pricing is being rewritten, and before the rewrite serves traffic we want
+// proof of how often, and where, it disagrees with the old code. Legacy stays
+// authoritative (callers get its quote); the rewrite runs beside it as a
+// shadow. The rewrite rounds tax per line instead of per order, grants BULK15
+// only above 10 units instead of from 10, and is slower on large carts.
 //
-// The legacy pricer stays authoritative (callers get its quote); the rewrite
-// runs beside it as a shadow and is compared in the background. The rewrite
-// rounds tax on every line instead of once per order, grants the BULK15 code
-// only above 10 units instead of from 10 units, and is slower on large carts.
-//
-// The program prices a few thousand deterministic pseudo-random carts from a
-// few goroutines, shuts the experiment down and prints what dualrun measured,
-// from its in-process Stats and Reports: no telemetry backend is needed.
+// It prices a few thousand deterministic pseudo-random carts from a few
+// goroutines, shuts down and prints what dualrun measured, from in-process
+// Stats and Reports: no telemetry backend is needed.
 //
 //	go run ./quickstart
 package main
@@ -116,9 +113,8 @@ func candidateQuote(_ context.Context, c Cart) (Quote, error) {
 	return Quote{Subtotal: sub, Discount: disc, Tax: tax, Total: sub - disc + tax}, nil
 }
 
-// makeCarts returns n deterministic pseudo-random carts: mostly one line, a
-// few large ones; whole-dollar and .99 prices; some discount codes; now and
-// then a region without a tax rate (both sides fail: a match).
+// makeCarts returns n deterministic pseudo-random carts. Now and then a
+// region has no tax rate: both sides fail, which counts as a match.
 func makeCarts(n int) []Cart {
 	r := rand.New(rand.NewPCG(2024, 7))
 	regions := []string{"CA", "NY", "TX", "WA", "OR", "CA", "NY", "TX"}
@@ -235,8 +231,8 @@ func printSummary(w io.Writer, res result) {
 	fmt.Fprintf(tw, "  shed\t%d\t  no free shadow slot: legacy only, not compared\n", s.Count(dualrun.Shed))
 	tw.Flush()
 	if n := s.Count(dualrun.Shed); n > 0 {
-		fmt.Fprintf(w, "  note: %d calls found all %d shadow slots busy and ran legacy only. Shedding\n"+
-			"  keeps the caller safe; raise WithMaxInFlight to compare more.\n", n, maxInFlight)
+		fmt.Fprintf(w, "  note: %d calls found all %d shadow slots busy and ran legacy only, which keeps\n"+
+			"  callers safe under load; raise WithMaxInFlight to compare more.\n", n, maxInFlight)
 	}
 
 	fmt.Fprintln(w, "\nOUTCOMES")

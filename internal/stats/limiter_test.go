@@ -70,11 +70,11 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "fractional rate above one", perSecond: 2.5, burst: 2,
-			steps: []step{
-				{0, true}, {0, true}, {0, false},
-				{399 * ms, false}, {400 * ms, true}, {400 * ms, false},
-				{800 * ms, true}, {2 * s, true}, {2 * s, true}, {2 * s, false},
-			},
+			steps: join(
+				[]step{{0, true}, {0, true}, {0, false}},
+				[]step{{399 * ms, false}, {400 * ms, true}, {400 * ms, false}},
+				[]step{{800 * ms, true}, {2 * s, true}, {2 * s, true}, {2 * s, false}},
+			),
 			reason: "2.5/s is one token every 400ms",
 		},
 		{
@@ -88,20 +88,20 @@ func TestLimiter(t *testing.T) {
 		},
 		{
 			name: "time going backwards earns nothing", perSecond: 1, burst: 2,
-			steps: []step{
-				{10 * s, true}, {10 * s, true}, {10 * s, false},
-				{-time.Hour, false}, {5 * s, false}, {10 * s, false},
-				{11 * s, true}, {11 * s, false},
-			},
+			steps: join(
+				[]step{{10 * s, true}, {10 * s, true}, {10 * s, false}},
+				[]step{{-time.Hour, false}, {5 * s, false}, {10 * s, false}},
+				[]step{{11 * s, true}, {11 * s, false}},
+			),
 			reason: "an earlier time is treated as the latest time seen",
 		},
 		{
 			name: "time going backwards does not lock out", perSecond: 1, burst: 2,
-			steps: []step{
-				{time.Hour, true},
-				{0, true}, {0, false},
-				{time.Hour + s, true}, {time.Hour + s, false},
-			},
+			steps: join(
+				[]step{{time.Hour, true}},
+				[]step{{0, true}, {0, false}},
+				[]step{{time.Hour + s, true}, {time.Hour + s, false}},
+			),
 			reason: "a token left before the clock jumped back is still usable, and refill resumes from the latest time",
 		},
 		{

@@ -1,0 +1,111 @@
+package dualrun
+
+import (
+	"sync"
+	"time"
+)
+
+// expirer is a compared call whose shadow may miss its deadline.
+type expirer interface{ expire() }
+
+// deadlineQueue records timeouts at the shadows' deadlines with one timer
+// per experiment instead of one per call.
+//
+// Running shadows sit in a list ordered by deadline. The timer is armed for
+// the earliest deadline when the list goes from empty to not, or gets an
+// earlier head; it is not re-armed when a call leaves the list (the common
+// case: the shadow returned in time). When it fires it expires every call
+// whose deadline has passed and re-arms for the new head. In steady traffic
+// it fires about once per shadow timeout, whatever the call rate. Deadlines
+// are nearly sorted on arrival (start + the same timeout), so an insertion
+// walks back from the tail a step or two; a call capped earlier by its
+// caller's deadline walks further, at most the calls in flight.
+type deadlineQueue struct {
+	mu      sync.Mutex
+	head    *callInfo
+	tail    *callInfo
+	timer   *time.Timer
+	armed   mono // the deadline the timer is armed for, if isArmed
+	isArmed bool
+}
+
+func (q *deadlineQueue) add(ci *callInfo) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	at := q.tail
+	for at != nil && at.deadline > ci.deadline {
+		at = at.prev
+	}
+	// Insert after at (at == nil: at the head).
+	ci.prev = at
+	if at == nil {
+		ci.next = q.head
+		q.head = ci
+	} else {
+		ci.next = at.next
+		at.next = ci
+	}
+	if ci.next == nil {
+		q.tail = ci
+	} else {
+		ci.next.prev = ci
+	}
+	ci.queued = true
+	if !q.isArmed || ci.deadline < q.armed {
+		q.arm(ci.deadline)
+	}
+}
+
+// remove takes ci out of the queue if it is still there.
+func (q *deadlineQueue) remove(ci *callInfo) {
+	q.mu.Lock()
+	if ci.queued {
+		q.unlink(ci)
+	}
+	q.mu.Unlock()
+}
+
+func (q *deadlineQueue) unlink(ci *callInfo) {
+	if ci.prev == nil {
+		q.head = ci.next
+	} else {
+		ci.prev.next = ci.next
+	}
+	if ci.next == nil {
+		q.tail = ci.prev
+	} else {
+		ci.next.prev = ci.prev
+	}
+	ci.prev, ci.next, ci.queued = nil, nil, false
+}
+
+// arm sets the timer for deadline d. q.mu is held.
+func (q *deadlineQueue) arm(d mono) {
+	q.armed, q.isArmed = d, true
+	wait := d - monoNow()
+	if q.timer == nil {
+		q.timer = time.AfterFunc(wait, q.fire)
+		return
+	}
+	q.timer.Reset(wait)
+}
+
+// fire expires every call whose deadline has passed, outside the lock.
+func (q *deadlineQueue) fire() {
+	now := monoNow()
+	var expired []*callInfo
+	q.mu.Lock()
+	q.isArmed = false
+	for q.head != nil && q.head.deadline <= now {
+		ci := q.head
+		q.unlink(ci)
+		expired = append(expired, ci)
+	}
+	if q.head != nil {
+		q.arm(q.head.deadline)
+	}
+	q.mu.Unlock()
+	for _, ci := range expired {
+		ci.self.expire()
+	}
+}
