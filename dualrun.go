@@ -292,7 +292,7 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 	ctx := cl.spanCtx
 	var hookErr error
 	if c.cfg.shadowContext != nil {
-		ctx, hookErr = safeHook(c.cfg.shadowContext, ctx)
+		ctx, hookErr = safeHook(ctx, c.cfg.shadowContext)
 	}
 
 	var (
@@ -317,7 +317,7 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 	normal = true
 }
 
-func safeHook(hook func(context.Context) context.Context, ctx context.Context) (out context.Context, err error) {
+func safeHook(ctx context.Context, hook func(context.Context) context.Context) (out context.Context, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: fmt.Errorf("WithShadowContext hook panicked: %v", r), Stack: debug.Stack()}

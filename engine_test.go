@@ -70,12 +70,14 @@ func TestOutcomes(t *testing.T) {
 		{
 			"errors differ", "both erred with errors the error comparer tells apart",
 			ret(price{}, errA), ret(price{}, errB),
-			[]dualrun.Option{dualrun.WithErrorComparer(dualrun.ErrorMessagesEqual)}, dualrun.Mismatch, 3,
+			[]dualrun.Option{dualrun.WithErrorComparer(dualrun.ErrorMessagesEqual)},
+			dualrun.Mismatch, 3,
 		},
 		{
 			"errors same message", "the error comparer finds them equivalent",
 			ret(price{}, errors.New("x")), ret(price{}, errors.New("x")),
-			[]dualrun.Option{dualrun.WithErrorComparer(dualrun.ErrorMessagesEqual)}, dualrun.Match, 0,
+			[]dualrun.Option{dualrun.WithErrorComparer(dualrun.ErrorMessagesEqual)},
+			dualrun.Match, 0,
 		},
 		{
 			"values differ only after error", "values are not compared when both erred",
@@ -90,7 +92,7 @@ func TestOutcomes(t *testing.T) {
 		{
 			"ignore rule does not match", "rules only turn a difference into ignored when they say so",
 			ret(eur100, nil), ret(price{150, "EUR"}, nil),
-			[]dualrun.Option{dualrun.WithIgnore(func(l, c dualrun.Result[price]) bool { return false })},
+			[]dualrun.Option{dualrun.WithIgnore(func(_, _ dualrun.Result[price]) bool { return false })},
 			dualrun.Mismatch, 1,
 		},
 		{
@@ -112,25 +114,25 @@ func TestOutcomes(t *testing.T) {
 		{
 			"comparer panics", "a user callback failing is outcome error",
 			ret(eur100, nil), ret(eur100, nil),
-			[]dualrun.Option{dualrun.WithComparer(func(l, c price) bool { panic("bad comparer") })},
+			[]dualrun.Option{dualrun.WithComparer(func(_, _ price) bool { panic("bad comparer") })},
 			dualrun.Error, 0,
 		},
 		{
 			"normalizer panics", "a user callback failing is outcome error",
 			ret(eur100, nil), ret(eur100, nil),
-			[]dualrun.Option{dualrun.WithNormalizer(func(p price) price { panic("bad normalizer") })},
+			[]dualrun.Option{dualrun.WithNormalizer(func(price) price { panic("bad normalizer") })},
 			dualrun.Error, 0,
 		},
 		{
 			"ignore rule panics", "a user callback failing is outcome error",
 			ret(eur100, nil), ret(price{1, "EUR"}, nil),
-			[]dualrun.Option{dualrun.WithIgnore(func(l, c dualrun.Result[price]) bool { panic("bad rule") })},
+			[]dualrun.Option{dualrun.WithIgnore(func(_, _ dualrun.Result[price]) bool { panic("bad rule") })},
 			dualrun.Error, 0,
 		},
 		{
 			"error comparer panics", "a user callback failing is outcome error",
 			ret(price{}, errA), ret(price{}, errB),
-			[]dualrun.Option{dualrun.WithErrorComparer(func(l, c error) bool { panic("bad") })},
+			[]dualrun.Option{dualrun.WithErrorComparer(func(_, _ error) bool { panic("bad") })},
 			dualrun.Error, 0,
 		},
 		{
@@ -159,7 +161,7 @@ func TestOutcomes(t *testing.T) {
 					primaryFn = candidate
 				}
 				wantV, wantErr := primaryFn(context.Background())
-				if v != wantV || err != wantErr {
+				if v != wantV || err != wantErr { //nolint:errorlint // Run returns the primary's error itself, unwrapped
 					t.Errorf("Run = %v, %v; want the primary's %v, %v", v, err, wantV, wantErr)
 				}
 				mustShutdown(t, exp)
@@ -339,7 +341,7 @@ func TestShadowPanicRecorded(t *testing.T) {
 	if !errors.As(got.CandidateErr, &pe) {
 		t.Fatalf("CandidateErr = %T, want *PanicError", got.CandidateErr)
 	}
-	if pe.Value != sentinel || !errors.Is(got.CandidateErr, sentinel) {
+	if pe.Value != sentinel || !errors.Is(got.CandidateErr, sentinel) { //nolint:errorlint // Value must be the panic value itself
 		t.Errorf("PanicError.Value = %v; errors.Is(sentinel) = %v", pe.Value, errors.Is(got.CandidateErr, sentinel))
 	}
 	if !bytes.Contains(pe.Stack, []byte("panicsInShadow")) {
@@ -521,8 +523,8 @@ func TestShadowContextValuesAndCancel(t *testing.T) {
 		})
 		s := <-got
 		if s.value != "v" || s.errAfterCancel != nil || s.childAfterCancel != nil || s.causeAfterCancel != nil ||
-			s.errAtDeadline != context.DeadlineExceeded ||
-			s.childErrAtDeadline != context.DeadlineExceeded {
+			s.errAtDeadline != context.DeadlineExceeded || //nolint:errorlint // Context.Err must return the sentinel itself
+			s.childErrAtDeadline != context.DeadlineExceeded { //nolint:errorlint // as above
 			t.Fatalf("shadow context: %+v", s)
 		}
 		mustShutdown(t, exp)
@@ -632,7 +634,7 @@ func TestValuesShared(t *testing.T) {
 	for _, clone := range []bool{false, true} {
 		t.Run(fmt.Sprintf("clone=%v", clone), func(t *testing.T) {
 			var compared *cart
-			opts := []dualrun.Option{dualrun.WithComparer(func(l, c *cart) bool { compared = l; return true })}
+			opts := []dualrun.Option{dualrun.WithComparer(func(l, _ *cart) bool { compared = l; return true })}
 			if clone {
 				opts = append(opts, dualrun.WithClone(func(c *cart) *cart {
 					return &cart{Items: append([]int(nil), c.Items...)}

@@ -16,11 +16,11 @@ type MismatchKind uint8
 const (
 	// NoMismatch is the kind of every outcome but mismatch.
 	NoMismatch MismatchKind = iota
-	// ValueMismatch: both sides succeeded with different values.
+	// ValueMismatch means both sides succeeded with different values.
 	ValueMismatch
-	// ErrorMismatch: exactly one side returned an error.
+	// ErrorMismatch means exactly one side returned an error.
 	ErrorMismatch
-	// ErrorsDiffer: both sides erred, with errors that are not equivalent.
+	// ErrorsDiffer means both sides erred, with errors that are not equivalent.
 	ErrorsDiffer
 
 	numKinds
@@ -101,6 +101,8 @@ func (r *Report) String() string {
 // A Publisher that also has a Name() string method is named by it in the
 // dualrun.exporter attribute; otherwise its Go type is used.
 type Publisher interface {
+	// Publish delivers r. A non-nil error counts r as dropped and is passed
+	// to the OpenTelemetry error handler.
 	Publish(ctx context.Context, r *Report) error
 }
 

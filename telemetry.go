@@ -237,7 +237,7 @@ func (t *telemetry) durationOpts(side rollout.Side, role int, typ string) []metr
 }
 
 func errorType(err error) string {
-	switch err.(type) {
+	switch err.(type) { //nolint:errorlint // error.type is the outermost error's type, not a wrapped one's
 	case nil:
 		return ""
 	case *PanicError:

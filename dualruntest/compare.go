@@ -50,7 +50,7 @@ import (
 // Compare calls t.Fatalf only for programmer errors that would fail every
 // case alike: a nil func, or a typed option ([WithComparer],
 // [WithNormalizer], [WithIgnore]) made for a type other than T.
-func Compare[T any](t testing.TB, ctx context.Context, legacy, candidate dualrun.Func[T], opts ...Option) (T, error) { //nolint:revive // t before ctx, as in every test helper
+func Compare[T any](t testing.TB, ctx context.Context, legacy, candidate dualrun.Func[T], opts ...Option) (T, error) {
 	t.Helper()
 	cfg := newConfig(opts)
 	ck := mustChecker[T](t, "Compare", cfg, legacy == nil, candidate == nil)
@@ -151,7 +151,7 @@ func defaultCaseName[In any](in In) string {
 
 // compare runs both sides, reports what differs and returns the legacy
 // result.
-func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) { //nolint:revive // t before ctx, as in Compare
+func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) {
 	t.Helper()
 	l := call(ctx, dualrun.Legacy, legacy)
 	c := call(ctx, dualrun.Candidate, candidate)

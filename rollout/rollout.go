@@ -52,24 +52,24 @@ type Decision struct {
 type Outcome uint8
 
 const (
-	// Match: both sides succeeded with equal values, or both erred with
+	// Match means both sides succeeded with equal values, or both erred with
 	// equivalent errors.
 	Match Outcome = iota
-	// Mismatch: the values differ, exactly one side erred, or the errors are
-	// not equivalent.
+	// Mismatch means the values differ, exactly one side erred, or the errors
+	// are not equivalent.
 	Mismatch
-	// Ignored: the sides differed, but an ignore rule matched.
+	// Ignored means the sides differed, but an ignore rule matched.
 	Ignored
-	// Timeout: the shadow's deadline passed before it returned.
+	// Timeout means the shadow's deadline passed before it returned.
 	Timeout
-	// Panic: the shadow panicked.
+	// Panic means the shadow panicked.
 	Panic
-	// Error: a comparer, normalizer or other user callback failed.
+	// Error means a comparer, normalizer or other user callback failed.
 	Error
-	// Aborted: the primary panicked, called runtime.Goexit, or failed because
-	// the caller canceled; there was nothing fair to compare.
+	// Aborted means the primary panicked, called runtime.Goexit, or failed
+	// because the caller canceled; there was nothing fair to compare.
 	Aborted
-	// Shed: no shadow slot was free, so only the primary ran.
+	// Shed means no shadow slot was free, so only the primary ran.
 	Shed
 
 	// NumOutcomes is the number of outcomes, for arrays indexed by Outcome.
@@ -108,6 +108,7 @@ func (o Outcome) InMismatchRate() bool {
 // panics is recovered by dualrun: the call runs legacy only, and the panic is
 // counted.
 type Policy interface {
+	// Decide returns the decision for one call of the named experiment.
 	Decide(ctx context.Context, experiment string) Decision
 }
 
@@ -131,5 +132,6 @@ type Observation struct {
 // after every compared call (never for shed calls), on a background
 // goroutine, behind recover. Guarded ramps use it to advance or roll back.
 type Observer interface {
+	// Observe receives one finished comparison.
 	Observe(Observation)
 }

@@ -295,10 +295,14 @@ func run(o options) (*report, error) {
 
 	phases := []phase{
 		{name: "baseline", call: legacy},
-		{name: "slow", inFlight: slowInFlight, stats: slow.Stats,
-			call: func(ctx context.Context) (uint64, error) { return slow.Run(ctx, legacy, slowCandidate) }},
-		{name: "hang", inFlight: dualrun.DefaultMaxInFlight, stats: hang.Stats,
-			call: func(ctx context.Context) (uint64, error) { return hang.Run(ctx, legacy, hangCandidate) }},
+		{
+			name: "slow", inFlight: slowInFlight, stats: slow.Stats,
+			call: func(ctx context.Context) (uint64, error) { return slow.Run(ctx, legacy, slowCandidate) },
+		},
+		{
+			name: "hang", inFlight: dualrun.DefaultMaxInFlight, stats: hang.Stats,
+			call: func(ctx context.Context) (uint64, error) { return hang.Run(ctx, legacy, hangCandidate) },
+		},
 	}
 
 	// Preallocate every histogram before measuring anything, so that the
@@ -460,15 +464,23 @@ func judge(r, base phaseResult, concurrency, held int) []verdict {
 		p99 = fmt.Sprintf("NOISY (other processes: %.2f cores)", noise)
 	}
 	return []verdict{
-		{r.Name, fmt.Sprintf("caller p50 overhead <= %v", maxP50Overhead),
-			fmt.Sprintf("%+.2fµs", r.P50DeltaUs), status(r.P50DeltaUs <= us(maxP50Overhead))},
-		{r.Name, fmt.Sprintf("caller p99 within %.0f%% of baseline", (maxP99Ratio-1)*100),
-			fmt.Sprintf("%.3f×", r.P99Ratio), p99},
-		{r.Name, fmt.Sprintf("goroutines <= %d+%d+%d = %d", concurrency, r.InFlight+held, goroutineSlack, maxG),
-			fmt.Sprint(r.MaxGoroutines), status(r.MaxGoroutines <= maxG)},
-		{r.Name, "RSS flat: end <= start×1.2 + 8MiB",
+		{
+			r.Name, fmt.Sprintf("caller p50 overhead <= %v", maxP50Overhead),
+			fmt.Sprintf("%+.2fµs", r.P50DeltaUs), status(r.P50DeltaUs <= us(maxP50Overhead)),
+		},
+		{
+			r.Name, fmt.Sprintf("caller p99 within %.0f%% of baseline", (maxP99Ratio-1)*100),
+			fmt.Sprintf("%.3f×", r.P99Ratio), p99,
+		},
+		{
+			r.Name, fmt.Sprintf("goroutines <= %d+%d+%d = %d", concurrency, r.InFlight+held, goroutineSlack, maxG),
+			fmt.Sprint(r.MaxGoroutines), status(r.MaxGoroutines <= maxG),
+		},
+		{
+			r.Name, "RSS flat: end <= start×1.2 + 8MiB",
 			fmt.Sprintf("%.1f -> %.1f MiB (limit %.1f)", mib(r.RSSStart), mib(r.RSSEnd), mib(rssLimit)),
-			status(r.RSSEnd <= rssLimit)},
+			status(r.RSSEnd <= rssLimit),
+		},
 	}
 }
 
@@ -580,7 +592,7 @@ func calibrate(d time.Duration) (int, time.Duration) {
 		b := time.Duration(1 << 62)
 		for range runs {
 			t := time.Now()
-			spin(n)
+			spin(n) //nolint:staticcheck // only its duration matters; //go:noinline keeps the call
 			b = min(b, time.Since(t))
 		}
 		return b

@@ -161,7 +161,7 @@ func TestCollect(t *testing.T) {
 		},
 		{
 			name: "EquateApprox unequal", reason: "a Comparer deciding unequal is a leaf",
-			x: base(), y: with(func(o *order) { o.Items[1].Price += 1 }),
+			x: base(), y: with(func(o *order) { o.Items[1].Price++ }),
 			opts: []cmp.Option{cmpopts.EquateApprox(0, 1e-6)}, wantPaths: []string{".Items[*].Price"},
 		},
 		{
@@ -234,21 +234,21 @@ func TestCollectPanics(t *testing.T) {
 		{
 			name: "Comparer panics with string", reason: "user code may panic",
 			x: item{"a", 1}, y: item{"a", 2},
-			opts:      []cmp.Option{cmp.Comparer(func(a, b float64) bool { panic("bad comparer") })},
+			opts:      []cmp.Option{cmp.Comparer(func(_, _ float64) bool { panic("bad comparer") })},
 			wantValue: "bad comparer",
 		},
 		{
 			name: "Comparer panics with error", reason: "Unwrap exposes error panic values",
 			x: item{"a", 1}, y: item{"a", 2},
-			opts:      []cmp.Option{cmp.Comparer(func(a, b float64) bool { panic(errBoom) })},
+			opts:      []cmp.Option{cmp.Comparer(func(_, _ float64) bool { panic(errBoom) })},
 			wantValue: "boom", wantIs: errBoom,
 		},
 		{
 			name: "ambiguous options", reason: "go-cmp panics on conflicting Comparers",
 			x: 1, y: 2,
 			opts: []cmp.Option{
-				cmp.Comparer(func(a, b int) bool { return true }),
-				cmp.Comparer(func(a, b int) bool { return false }),
+				cmp.Comparer(func(_, _ int) bool { return true }),
+				cmp.Comparer(func(_, _ int) bool { return false }),
 			},
 			wantValue: "ambiguous set of applicable options",
 		},

@@ -15,7 +15,7 @@ type (
 	nestedPlain struct {
 		P    plainPoint
 		Tags [2]namedString
-		ok   bool
+		ok   bool //nolint:unused // never read: the test needs an unexported field in the type
 	}
 	nestedFloat struct {
 		P plainPoint
