@@ -38,6 +38,60 @@ func drainCandidate(context.Context) (drainValue, error) {
 	return drainValue{ID: 1, Cents: 1999, Code: "EUR"}, nil
 }
 
+// benchDrainedSerial is benchDrained from one caller.
+func benchDrainedSerial(b *testing.B, opts ...Option) {
+	SetProcessMaxInFlight(1 << 20)
+	defer SetProcessMaxInFlight(DefaultProcessMaxInFlight)
+	exp := New[drainValue](b.Name(), append(opts, WithMaxInFlight(1<<20))...)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for exp.c.pending.Load() > maxBacklog {
+			runtime.Gosched()
+		}
+		_, _ = exp.Run(ctx, drainLegacy, drainCandidate)
+	}
+	if err := exp.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if s := exp.Stats(); s.Count(Match) != s.Compared || s.Compared != s.Calls {
+		b.Fatalf("drained benchmark did not match every call: %v of %d", s.Outcomes, s.Calls)
+	}
+}
+
+func BenchmarkSerialComparedDrainedNoop(b *testing.B) {
+	benchDrainedSerial(b, WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
+}
+
+func BenchmarkSerialFloor(b *testing.B) {
+	var backlog, mismatches atomic.Int64
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for backlog.Load() > maxBacklog {
+			runtime.Gosched()
+		}
+		backlog.Add(1)
+		ch := make(chan drainValue, 1)
+		go func() {
+			c, _ := drainCandidate(ctx)
+			if l := <-ch; l != c {
+				mismatches.Add(1)
+			}
+			backlog.Add(-1)
+		}()
+		v, _ := drainLegacy(ctx)
+		ch <- v
+	}
+	for backlog.Load() > 0 {
+		runtime.Gosched()
+	}
+	if mismatches.Load() != 0 {
+		b.Fatal("floor mismatched")
+	}
+}
+
 func benchDrained(b *testing.B, opts ...Option) {
 	SetProcessMaxInFlight(1 << 20)
 	defer SetProcessMaxInFlight(DefaultProcessMaxInFlight)

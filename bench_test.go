@@ -158,6 +158,22 @@ func BenchmarkComparedCaller(b *testing.B) {
 	}
 }
 
+// BenchmarkParallelComparedCaller is BenchmarkComparedCaller from
+// b.RunParallel callers.
+func BenchmarkParallelComparedCaller(b *testing.B) {
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(), dualrun.WithMaxInFlight(1<<20))...)
+	defer shutdown(b, exp)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := deepContext()
+		var v benchValue
+		for pb.Next() {
+			v, _ = exp.Run(ctx, legacyBench, candidateBench)
+		}
+		_ = v
+	})
+}
+
 func init() {
 	// Benchmarks run far more shadows at once than a service would.
 	dualrun.SetProcessMaxInFlight(1 << 20)

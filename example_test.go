@@ -703,3 +703,45 @@ func ExampleSetProcessMaxInFlight() {
 	// in flight: 1
 	// tax compared: 1 shipping shed: 1
 }
+
+func ExampleWithReportDedup() {
+	type Quote struct{ NetCents, TaxCents int64 }
+	pub := dualrun.PublisherFunc("log", func(context.Context, *dualrun.Report) error { return nil })
+	// One report per set of differing fields per hour; no rate limit.
+	exp := dualrun.New[Quote]("checkout.quote", dualrun.WithPublisher(pub),
+		dualrun.WithReportDedup(time.Hour), dualrun.WithReportRate(0, 1))
+	ctx := context.Background()
+	legacy := func(context.Context) (Quote, error) { return Quote{1000, 190}, nil }
+	// Three tax differences and one net difference: two sets of fields.
+	for _, c := range []Quote{{1000, 191}, {1000, 192}, {1001, 190}, {1000, 193}} {
+		_, _ = exp.Run(ctx, legacy, func(context.Context) (Quote, error) { return c, nil })
+	}
+	_ = exp.Shutdown(ctx)
+	s := exp.Stats()
+	fmt.Println("mismatches:", s.Count(dualrun.Mismatch), "published:", s.ReportsPublished, "suppressed:", s.ReportsSuppressed)
+	// Output: mismatches: 4 published: 2 suppressed: 2
+}
+
+func ExampleAllStats() {
+	exp := dualrun.New[int64]("inventory.count")
+	ctx := context.Background()
+	count := func(context.Context) (int64, error) { return 7, nil }
+	_, _ = exp.Run(ctx, count, count)
+	_ = exp.Shutdown(ctx)
+	for _, s := range dualrun.AllStats() {
+		if s.Name == "inventory.count" {
+			fmt.Println(s.Name, "calls:", s.Calls, "matches:", s.Count(dualrun.Match))
+		}
+	}
+	// Output: inventory.count calls: 1 matches: 1
+}
+
+func ExampleStatsOf() {
+	ctx := context.Background()
+	count := func(context.Context) (int64, error) { return 7, nil }
+	_, _ = dualrun.Run(ctx, count, count, dualrun.WithName("warehouse.count"))
+	_ = dualrun.Shutdown(ctx) // waits for the comparison
+	s, ok := dualrun.StatsOf("warehouse.count")
+	fmt.Println(ok, "calls:", s.Calls, "matches:", s.Count(dualrun.Match))
+	// Output: true calls: 1 matches: 1
+}

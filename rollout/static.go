@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
+	"github.com/dualrun/dualrun/internal/fastrand"
 	"github.com/dualrun/dualrun/internal/hash"
 )
 
@@ -44,7 +44,7 @@ func (b BasisPoints) String() string {
 // When the context carries a key ([WithKey]) the draw is a fixed-seed hash of
 // (experiment, key), so a key keeps its decision across calls, replicas and
 // restarts, and raising a percentage only adds keys. Without a key each call
-// draws from the runtime's per-thread random source. The two percentages use
+// draws from a cheap striped SplitMix64 source. The two percentages use
 // independent halves of the draw. At 0% and 100% nothing is drawn and no key
 // is looked up.
 //
@@ -56,31 +56,37 @@ type Static struct {
 
 // Decide implements [Policy].
 func (s Static) Decide(ctx context.Context, experiment string) Decision {
-	sh, cp := s.Shadow, s.CandidatePrimary
-	if (sh == 0 || sh >= All) && (cp == 0 || cp >= All) {
-		d := Decision{Shadow: sh >= All}
-		if cp >= All {
-			d.Primary = Candidate
-		}
-		return d
+	sh, cp := uint64(s.Shadow), uint64(s.CandidatePrimary)
+	if (sh == 0 || sh >= uint64(All)) && (cp == 0 || cp >= uint64(All)) {
+		return Decision{Shadow: sh >= uint64(All), Primary: Side(b2u(cp >= uint64(All)))}
 	}
-	return decide(ctx, experiment, sh, cp)
+	var r uint64
+	if keysUsed.Load() {
+		r = keyDraw(ctx, experiment)
+	} else {
+		r = fastrand.Uint64()
+	}
+	// Multiply-shift maps each 32-bit half onto [0, 10000); half-open r < p.
+	return Decision{
+		Primary: Side(b2u((r&0xffffffff)*uint64(All)>>32 < cp)),
+		Shadow:  (r>>32)*uint64(All)>>32 < sh,
+	}
 }
 
-// decide draws (or hashes) once and applies both percentages half-open.
-func decide(ctx context.Context, experiment string, shadow, candidate BasisPoints) Decision {
-	var r uint64
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// keyDraw hashes (experiment, key) when ctx carries a key, and draws at
+// random otherwise.
+func keyDraw(ctx context.Context, experiment string) uint64 {
 	if key, ok := KeyFrom(ctx); ok {
-		r = hash.Key(experiment, key)
-	} else {
-		r = rand.Uint64()
+		return hash.Key(experiment, key)
 	}
-	var d Decision
-	if hash.Bucket(uint32(r), uint32(All)) < uint32(candidate) {
-		d.Primary = Candidate
-	}
-	d.Shadow = hash.Bucket(uint32(r>>32), uint32(All)) < uint32(shadow)
-	return d
+	return fastrand.Uint64()
 }
 
 // Bucket returns the bucket in [0, 10000) that key falls in for experiment:
