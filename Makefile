@@ -106,6 +106,12 @@ bench: ## Benchmark the root module into bench/new.txt and summarise with benchs
 		echo; echo '(copy bench/new.txt to bench/old.txt to compare the next run against it)'; \
 	fi
 
+.PHONY: bench-report
+bench-report: ## The BENCHMARKS.md run: 10 interleaved rounds of the core benchmarks, then benchstat
+	$(call step,interleaved benchmarks -> bench/report.txt)
+	bash scripts/bench-interleaved.sh bench/report.txt 10
+	$(BENCHSTAT) bench/report.txt
+
 .PHONY: lint
 lint: ## Run golangci-lint (pinned) in both modules
 	$(call step,golangci-lint $(GOLANGCI_LINT_VERSION) (root module))
