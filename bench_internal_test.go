@@ -38,20 +38,34 @@ func drainCandidate(context.Context) (drainValue, error) {
 	return drainValue{ID: 1, Cents: 1999, Code: "EUR"}, nil
 }
 
-// benchDrainedSerial is benchDrained from one caller.
-func benchDrainedSerial(b *testing.B, opts ...Option) {
+// drive calls op b.N times, from one caller or from b.RunParallel callers.
+func drive(b *testing.B, parallel bool, op func()) {
+	b.ReportAllocs()
+	if !parallel {
+		for b.Loop() {
+			op()
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			op()
+		}
+	})
+}
+
+func benchDrained(b *testing.B, parallel bool, opts ...Option) {
 	SetProcessMaxInFlight(1 << 20)
 	defer SetProcessMaxInFlight(DefaultProcessMaxInFlight)
 	exp := New[drainValue](b.Name(), append(opts, WithMaxInFlight(1<<20))...)
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
+	drive(b, parallel, func() {
 		for exp.c.pending.Load() > maxBacklog {
 			runtime.Gosched()
 		}
 		_, _ = exp.Run(ctx, drainLegacy, drainCandidate)
-	}
-	if err := exp.Shutdown(context.Background()); err != nil {
+	})
+	if err := exp.Shutdown(context.Background()); err != nil { // drains
 		b.Fatal(err)
 	}
 	b.StopTimer()
@@ -60,15 +74,10 @@ func benchDrainedSerial(b *testing.B, opts ...Option) {
 	}
 }
 
-func BenchmarkSerialComparedDrainedNoop(b *testing.B) {
-	benchDrainedSerial(b, WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
-}
-
-func BenchmarkSerialFloor(b *testing.B) {
+func benchFloor(b *testing.B, parallel bool) {
 	var backlog, mismatches atomic.Int64
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
+	drive(b, parallel, func() {
 		for backlog.Load() > maxBacklog {
 			runtime.Gosched()
 		}
@@ -83,7 +92,7 @@ func BenchmarkSerialFloor(b *testing.B) {
 		}()
 		v, _ := drainLegacy(ctx)
 		ch <- v
-	}
+	})
 	for backlog.Load() > 0 {
 		runtime.Gosched()
 	}
@@ -92,65 +101,20 @@ func BenchmarkSerialFloor(b *testing.B) {
 	}
 }
 
-func benchDrained(b *testing.B, opts ...Option) {
-	SetProcessMaxInFlight(1 << 20)
-	defer SetProcessMaxInFlight(DefaultProcessMaxInFlight)
-	exp := New[drainValue](b.Name(), append(opts, WithMaxInFlight(1<<20))...)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		for pb.Next() {
-			for exp.c.pending.Load() > maxBacklog {
-				runtime.Gosched()
-			}
-			_, _ = exp.Run(ctx, drainLegacy, drainCandidate)
-		}
-	})
-	if err := exp.Shutdown(context.Background()); err != nil { // drains
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	if s := exp.Stats(); s.Count(Match) != s.Compared || s.Compared != s.Calls {
-		b.Fatalf("drained benchmark did not match every call: %v of %d", s.Outcomes, s.Calls)
-	}
+func noopProviders() []Option {
+	return []Option{WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider())}
 }
 
-func BenchmarkComparedDrainedNoop(b *testing.B) {
-	benchDrained(b, WithMeterProvider(metricnoop.NewMeterProvider()), WithTracerProvider(tracenoop.NewTracerProvider()))
-}
+func BenchmarkSerialComparedDrainedNoop(b *testing.B) { benchDrained(b, false, noopProviders()...) }
+
+func BenchmarkSerialFloor(b *testing.B) { benchFloor(b, false) }
+
+func BenchmarkComparedDrainedNoop(b *testing.B) { benchDrained(b, true, noopProviders()...) }
 
 func BenchmarkComparedDrainedSDK(b *testing.B) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
-	benchDrained(b, WithMeterProvider(mp), WithTracerProvider(tracenoop.NewTracerProvider()))
+	benchDrained(b, true, WithMeterProvider(mp), WithTracerProvider(tracenoop.NewTracerProvider()))
 }
 
-func BenchmarkFloor(b *testing.B) {
-	var backlog, mismatches atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		for pb.Next() {
-			for backlog.Load() > maxBacklog {
-				runtime.Gosched()
-			}
-			backlog.Add(1)
-			ch := make(chan drainValue, 1)
-			go func() {
-				c, _ := drainCandidate(ctx)
-				if l := <-ch; l != c {
-					mismatches.Add(1)
-				}
-				backlog.Add(-1)
-			}()
-			v, _ := drainLegacy(ctx)
-			ch <- v
-		}
-	})
-	for backlog.Load() > 0 {
-		runtime.Gosched()
-	}
-	if mismatches.Load() != 0 {
-		b.Fatal("floor mismatched")
-	}
-}
+func BenchmarkFloor(b *testing.B) { benchFloor(b, true) }
