@@ -745,3 +745,20 @@ func ExampleStatsOf() {
 	fmt.Println(ok, "calls:", s.Calls, "matches:", s.Count(dualrun.Match))
 	// Output: true calls: 1 matches: 1
 }
+
+func ExampleShadowContext() {
+	// A test running the candidate by hand, outside an experiment, can make
+	// code guarded by IsShadow take its shadow path.
+	sendEmail := func(ctx context.Context) string {
+		if dualrun.IsShadow(ctx) {
+			return "skipped (shadow)"
+		}
+		return "sent"
+	}
+	ctx := context.Background()
+	fmt.Println(sendEmail(ctx))
+	fmt.Println(sendEmail(dualrun.ShadowContext(ctx)))
+	// Output:
+	// sent
+	// skipped (shadow)
+}

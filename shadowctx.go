@@ -16,6 +16,15 @@ func IsShadow(ctx context.Context) bool {
 	return v
 }
 
+// ShadowContext returns a copy of ctx for which IsShadow reports true,
+// keeping ctx's values, deadline and cancellation. dualrun makes shadow
+// contexts itself; this is for tests and tools that run a candidate outside
+// an experiment (dualruntest does) and want code guarded by IsShadow to take
+// its shadow path.
+func ShadowContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, shadowKey{}, true)
+}
+
 // shadowContext is the shadow's context: the caller's values, none of its
 // cancellation, and a deadline of its own.
 //

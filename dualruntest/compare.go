@@ -42,10 +42,11 @@ import (
 // folded differing paths, such as ".Items[*].Price", that dualrun counts in
 // the dualrun.mismatch.fields metric.
 //
-// Unlike in production, the candidate is not given a shadow context:
-// [dualrun.IsShadow] reports false in it, so code that skips side effects
-// in the shadow performs them under Compare. Compare runs no goroutine and
-// no timer, and reads no shadow timeout.
+// As in production, [dualrun.IsShadow] reports true in the candidate (its
+// context is [dualrun.ShadowContext] of ctx), so code that skips side
+// effects in the shadow skips them under Compare too. Unlike production,
+// the candidate keeps ctx's cancellation and deadline: Compare runs no
+// goroutine and no timer, and reads no shadow timeout.
 //
 // Compare calls t.Fatalf only for programmer errors that would fail every
 // case alike: a nil func, or a typed option ([WithComparer],
@@ -154,7 +155,7 @@ func defaultCaseName[In any](in In) string {
 func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) {
 	t.Helper()
 	l := call(ctx, dualrun.Legacy, legacy)
-	c := call(ctx, dualrun.Candidate, candidate)
+	c := call(dualrun.ShadowContext(ctx), dualrun.Candidate, candidate)
 	prefix := fmt.Sprintf("dualruntest: case %q: ", name)
 	for _, p := range []*sidePanic{l.panicked, c.panicked} {
 		if p != nil {

@@ -525,7 +525,7 @@ func TestCompareRunsLegacyThenCandidateOnCtx(t *testing.T) {
 		}
 	}
 	f := runFake("T", func(tb testing.TB) { _, _ = dualruntest.Compare(tb, ctx, side("legacy"), side("candidate")) })
-	want := []string{"legacy:v:shadow=false", "candidate:v:shadow=false"}
+	want := []string{"legacy:v:shadow=false", "candidate:v:shadow=true"}
 	if diff := cmp.Diff(want, order); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}

@@ -51,6 +51,6 @@
 // # Not like production
 //
 // Both sides run on the test's goroutine, one after the other, on the
-// context given: there is no shadow timeout, no detached context, and
-// [dualrun.IsShadow] reports false in the candidate.
+// context given: there is no shadow timeout and no detached context;
+// [dualrun.IsShadow] reports true in the candidate, as in production.
 package dualruntest
