@@ -11,8 +11,18 @@ func TestEnvTrue(t *testing.T) {
 		in   string
 		want bool
 	}{
-		{"1", true}, {"true", true}, {" TRUE ", true}, {"yes", true}, {"on", true}, {"t", true},
-		{"", false}, {"0", false}, {"false", false}, {"off", false}, {"no", false}, {"2", false},
+		{"1", true},
+		{"true", true},
+		{" TRUE ", true},
+		{"yes", true},
+		{"on", true},
+		{"t", true},
+		{"", false},
+		{"0", false},
+		{"false", false},
+		{"off", false},
+		{"no", false},
+		{"2", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
