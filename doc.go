@@ -35,9 +35,10 @@
 //   - Shadows are admitted, never queued: at most [WithMaxInFlight] per
 //     experiment (default 64) and [SetProcessMaxInFlight] per process
 //     (default 1,024) run at once; a call that finds no slot runs its primary
-//     only and is counted as shed. A slot is released when the shadow
-//     function returns, so a shadow that ignores its context holds at most
-//     the limit of goroutines.
+//     only and is counted as shed. A slot is released once the shadow
+//     function has returned and its comparison is recorded (never at the
+//     deadline), so a shadow that ignores its context holds at most the
+//     limit of goroutines.
 //   - Without a shadow the call costs nanoseconds: no goroutine, no clock
 //     read, no instrument call, no allocation (for functions that capture
 //     nothing; a capturing closure costs the caller its one allocation, as it

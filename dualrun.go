@@ -136,7 +136,7 @@ func (e *Experiment[T]) Shutdown(ctx context.Context) error { return e.c.Shutdow
 // The policy decides which side is primary and whether the other runs as a
 // shadow. Without a shadow, Run calls the primary inline and returns its
 // result: no goroutine, no clock read, no instrument call, no allocation.
-// With one, Run starts the shadow on a new goroutine, runs the primary on the
+// With one, Run hands the shadow to a worker goroutine, runs the primary on the
 // caller's goroutine and returns the primary's (T, error) as soon as it
 // returns, whatever the shadow does; the shadow's result is compared in the
 // background. The primary is never recovered: its panic or runtime.Goexit
@@ -263,9 +263,9 @@ func (e *Experiment[T]) safeClone(cl *call[T], v T) (out T) {
 	return e.clone(v)
 }
 
-// shadow runs on its own goroutine: it starts the shadow span and the
-// deadline timer, runs the shadow function behind recover, releases the slot
-// and records the comparison.
+// shadow runs on a worker goroutine: it starts the shadow span, enters the
+// experiment's deadline queue, runs the shadow function behind recover, then
+// records the comparison and releases the slot (afterShadow).
 func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 	c := e.c
 	side := cl.primary.Other()
