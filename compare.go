@@ -1,6 +1,7 @@
 package dualrun
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -9,6 +10,95 @@ import (
 
 	"github.com/dualrun/dualrun/internal/cmppath"
 )
+
+// WithCmpOptions adds go-cmp options used when values are compared with
+// cmp.Equal (the default for types that == cannot compare faithfully), and
+// when differing paths and diffs are computed.
+func WithCmpOptions(opts ...cmp.Option) Option {
+	return optionFunc(func(c config) config {
+		c.cmpOpts = append(append([]cmp.Option(nil), c.cmpOpts...), opts...)
+		return c
+	})
+}
+
+// WithComparer replaces the default equality of T with fn, which is called
+// as fn(legacy, candidate) whichever side was primary. A panic in fn is
+// recovered and recorded as outcome error. A nil fn is ignored. New panics if
+// T does not match the experiment's type.
+func WithComparer[T any](fn func(legacy, candidate T) bool) Option {
+	return optionFunc(func(c config) config {
+		if fn != nil {
+			c.comparer = fn
+		}
+		return c
+	})
+}
+
+// WithNormalizer adds fn, applied to both successful values before they are
+// compared, diffed and reported: clear volatile fields, round, redact.
+// Values are shared with the caller, so fn must return a modified copy and
+// never change its argument. Normalizers run in the order given.
+func WithNormalizer[T any](fn func(T) T) Option {
+	return optionFunc(func(c config) config {
+		if fn != nil {
+			c.normalizers = append(append([]any(nil), c.normalizers...), fn)
+		}
+		return c
+	})
+}
+
+// Result is one side's return values, as seen by an ignore rule.
+type Result[T any] struct {
+	Value T
+	Err   error
+}
+
+// WithIgnore adds an ignore rule. When the sides differ and any rule returns
+// true, the call is recorded as ignored instead of mismatch: it still counts
+// in the mismatch-rate denominator, but not as a mismatch. Use it for known,
+// accepted differences. A nil rule is ignored.
+func WithIgnore[T any](rule func(legacy, candidate Result[T]) bool) Option {
+	return optionFunc(func(c config) config {
+		if rule != nil {
+			c.ignores = append(append([]any(nil), c.ignores...), rule)
+		}
+		return c
+	})
+}
+
+// WithErrorComparer decides whether two non-nil errors are equivalent. By
+// default any two non-nil errors are (errors are compared by nil-ness only).
+// See [ErrorMessagesEqual] and [ErrorsMatchTargets].
+func WithErrorComparer(fn func(legacy, candidate error) bool) Option {
+	return optionFunc(func(c config) config {
+		if fn != nil {
+			c.errEqual = fn
+		}
+		return c
+	})
+}
+
+// ErrorMessagesEqual is an error comparer for [WithErrorComparer]: two
+// errors are equivalent when their messages are equal.
+func ErrorMessagesEqual(legacy, candidate error) bool {
+	return legacy.Error() == candidate.Error()
+}
+
+// ErrorsMatchTargets returns an error comparer for [WithErrorComparer]: two
+// errors are equivalent when errors.Is matches the same set of targets for
+// both, for instance sql.ErrNoRows and a package's ErrNotFound. Errors that
+// match none of the targets are equivalent to each other.
+func ErrorsMatchTargets(targets ...error) func(legacy, candidate error) bool {
+	targets = append([]error(nil), targets...)
+	return func(legacy, candidate error) bool {
+		for _, t := range targets {
+			if errors.Is(legacy, t) != errors.Is(candidate, t) {
+				return false
+			}
+		}
+		return true
+	}
+}
 
 // maxPathsPerCall bounds the differing paths collected from one comparison.
 const maxPathsPerCall = 32

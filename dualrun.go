@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dualrun/dualrun/internal/safe"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -305,7 +306,7 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 		if !normal {
 			r := recover()
 			if r == nil {
-				r = errGoexit // runtime.Goexit: the goroutine ends after this
+				r = safe.ErrGoexit // runtime.Goexit: the goroutine ends after this
 			}
 			pe = &PanicError{Value: r, Stack: debug.Stack()}
 		}

@@ -2,57 +2,24 @@ package dualrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/dualrun/dualrun/internal/safe"
 )
 
-// PanicError is the error recorded when a shadow or a user callback panics.
-// Such panics are recovered and never reach the caller; the panic value and
-// the stack of the panicking goroutine are kept for the Report.
-type PanicError struct {
-	// Value is the value passed to panic.
-	Value any
-	// Stack is the stack trace of the panicking goroutine.
-	Stack []byte
-}
+// PanicError is the error recorded when a shadow or a user callback panics
+// (or calls runtime.Goexit). Such panics are recovered and never reach the
+// caller; the panic value and the stack of the panicking goroutine are kept
+// for the Report, and Unwrap returns the value when it is an error, so
+// errors.Is and errors.As see through it.
+type PanicError = safe.PanicError
 
-// Error returns "panic: " followed by the panic value.
-func (p *PanicError) Error() string {
-	return fmt.Sprintf("panic: %v", p.Value)
-}
-
-// Unwrap returns the panic value if it is an error, so that errors.Is and
-// errors.As see through a recovered panic.
-func (p *PanicError) Unwrap() error {
-	err, _ := p.Value.(error)
-	return err
-}
-
-// errGoexit is the panic value recorded when a shadow calls runtime.Goexit.
-var errGoexit = errors.New("runtime.Goexit called in shadow")
-
-// ErrorMessagesEqual is an error comparer for [WithErrorComparer]: two
-// errors are equivalent when their messages are equal.
-func ErrorMessagesEqual(legacy, candidate error) bool {
-	return legacy.Error() == candidate.Error()
-}
-
-// ErrorsMatchTargets returns an error comparer for [WithErrorComparer]: two
-// errors are equivalent when errors.Is matches the same set of targets for
-// both, for instance sql.ErrNoRows and a package's ErrNotFound. Errors that
-// match none of the targets are equivalent to each other.
-func ErrorsMatchTargets(targets ...error) func(legacy, candidate error) bool {
-	targets = append([]error(nil), targets...)
-	return func(legacy, candidate error) bool {
-		for _, t := range targets {
-			if errors.Is(legacy, t) != errors.Is(candidate, t) {
-				return false
-			}
-		}
-		return true
-	}
-}
+// CallbackError is the failure of a named user callback (comparer,
+// normalizer, ignore rule, clone, shadow context hook, observer, publisher):
+// Report.CallbackErr for outcome error. It unwraps to a *PanicError when the
+// callback panicked, and through it to the panic value.
+type CallbackError = safe.CallbackError
 
 // TimeoutError is the shadow's error in a Report when its deadline passed
 // before it returned. It unwraps to context.DeadlineExceeded.

@@ -171,61 +171,6 @@ func WithMaxInFlight(n int) Option {
 	})
 }
 
-// WithCmpOptions adds go-cmp options used when values are compared with
-// cmp.Equal (the default for types that == cannot compare faithfully), and
-// when differing paths and diffs are computed.
-func WithCmpOptions(opts ...cmp.Option) Option {
-	return optionFunc(func(c config) config {
-		c.cmpOpts = append(append([]cmp.Option(nil), c.cmpOpts...), opts...)
-		return c
-	})
-}
-
-// WithComparer replaces the default equality of T with fn, which is called
-// as fn(legacy, candidate) whichever side was primary. A panic in fn is
-// recovered and recorded as outcome error. A nil fn is ignored. New panics if
-// T does not match the experiment's type.
-func WithComparer[T any](fn func(legacy, candidate T) bool) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.comparer = fn
-		}
-		return c
-	})
-}
-
-// WithNormalizer adds fn, applied to both successful values before they are
-// compared, diffed and reported: clear volatile fields, round, redact.
-// Values are shared with the caller, so fn must return a modified copy and
-// never change its argument. Normalizers run in the order given.
-func WithNormalizer[T any](fn func(T) T) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.normalizers = append(append([]any(nil), c.normalizers...), fn)
-		}
-		return c
-	})
-}
-
-// Result is one side's return values, as seen by an ignore rule.
-type Result[T any] struct {
-	Value T
-	Err   error
-}
-
-// WithIgnore adds an ignore rule. When the sides differ and any rule returns
-// true, the call is recorded as ignored instead of mismatch: it still counts
-// in the mismatch-rate denominator, but not as a mismatch. Use it for known,
-// accepted differences. A nil rule is ignored.
-func WithIgnore[T any](rule func(legacy, candidate Result[T]) bool) Option {
-	return optionFunc(func(c config) config {
-		if rule != nil {
-			c.ignores = append(append([]any(nil), c.ignores...), rule)
-		}
-		return c
-	})
-}
-
 // WithClone makes the caller get clone(v) instead of the primary's v, while
 // the comparison reads the original. Use it for types the caller mutates.
 // It runs on the caller's goroutine, only on compared calls. If clone
@@ -235,18 +180,6 @@ func WithClone[T any](clone func(T) T) Option {
 	return optionFunc(func(c config) config {
 		if clone != nil {
 			c.clone = clone
-		}
-		return c
-	})
-}
-
-// WithErrorComparer decides whether two non-nil errors are equivalent. By
-// default any two non-nil errors are (errors are compared by nil-ness only).
-// See [ErrorMessagesEqual] and [ErrorsMatchTargets].
-func WithErrorComparer(fn func(legacy, candidate error) bool) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.errEqual = fn
 		}
 		return c
 	})

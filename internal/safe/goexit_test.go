@@ -1,0 +1,5 @@
+package safe
+
+import "runtime"
+
+func runtimeGoexit() { runtime.Goexit() }
