@@ -15,6 +15,10 @@ MAKEFLAGS += --no-print-directory
 
 GO ?= go
 EXAMPLES := examples
+# Every Go module of the repository, the root first. A package that pulls a
+# heavy dependency (OpenFeature, gRPC, Prometheus, database drivers) lives
+# in a module of its own; add it here and `make test` runs it.
+MODULES := . examples
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.
 TEST_TIMEOUT ?= 20m## go test -timeout of the race tests
@@ -52,21 +56,16 @@ test: download vet race bench-smoke tidy-check quickstart ## Run all checks a ne
 .PHONY: download
 download: ## go mod download in both modules
 	$(call step,go mod download)
-	$(GO) mod download
-	cd $(EXAMPLES) && $(GO) mod download
+	for m in $(MODULES); do (cd $$m && $(GO) mod download); done
 
 .PHONY: vet
 vet: ## go vet in both modules
 	$(call step,go vet)
-	$(GO) vet ./...
-	cd $(EXAMPLES) && $(GO) vet ./...
+	for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
 
 .PHONY: race
 race: ## go test -race in both modules
-	$(call step,go test -race (root module))
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
-	$(call step,go test -race (examples module))
-	cd $(EXAMPLES) && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	for m in $(MODULES); do printf '\n==> go test -race (%s)\n' "$$m"; (cd $$m && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...); done
 
 .PHONY: bench-smoke
 bench-smoke: ## Run every benchmark 100 times so benchmarks cannot rot
@@ -76,7 +75,7 @@ bench-smoke: ## Run every benchmark 100 times so benchmarks cannot rot
 .PHONY: tidy-check
 tidy-check: ## Fail if go mod tidy would change go.mod/go.sum (both modules)
 	$(call step,tidy-check)
-	GO='$(GO)' bash scripts/tidy-check.sh . $(EXAMPLES)
+	GO='$(GO)' bash scripts/tidy-check.sh $(MODULES)
 
 .PHONY: quickstart
 quickstart: ## Run the quickstart example
@@ -114,15 +113,11 @@ bench-report: ## The BENCHMARKS.md run: 10 interleaved rounds of the core benchm
 
 .PHONY: lint
 lint: ## Run golangci-lint (pinned) in both modules
-	$(call step,golangci-lint $(GOLANGCI_LINT_VERSION) (root module))
-	$(GOLANGCI_LINT) run ./...
-	$(call step,golangci-lint $(GOLANGCI_LINT_VERSION) (examples module))
-	cd $(EXAMPLES) && $(GOLANGCI_LINT) run ./...
+	for m in $(MODULES); do printf '\n==> golangci-lint $(GOLANGCI_LINT_VERSION) (%s)\n' "$$m"; (cd $$m && $(GOLANGCI_LINT) run ./...); done
 
 .PHONY: fmt
 fmt: ## Rewrite files with the lint formatters (gofumpt, goimports) in both modules
-	$(GOLANGCI_LINT) fmt ./...
-	cd $(EXAMPLES) && $(GOLANGCI_LINT) fmt ./...
+	for m in $(MODULES); do (cd $$m && $(GOLANGCI_LINT) fmt ./...); done
 
 .PHONY: cover
 cover: ## Coverage of the root module into cover.out, print the total

@@ -222,29 +222,7 @@ func (c *core) record(r *record) {
 	if r.kind != NoMismatch {
 		c.kinds[r.primary][r.kind].Add(1)
 	}
-	ctx := r.ctx
-	for s := range 2 {
-		if !r.finished[s] {
-			continue
-		}
-		side := Side(s)
-		role := rolePrimary
-		if side != r.primary {
-			role = roleShadow
-		}
-		c.latency[s].Record(r.durations[s])
-		typ := errorType(r.errs[s])
-		if typ != "" {
-			c.sideErrs[s].Add(1)
-		}
-		c.tel.duration.Record(ctx, r.durations[s].Seconds(), c.tel.durationOpts(side, role, typ)...)
-	}
-	if r.kind == ValueMismatch {
-		for _, p := range r.paths {
-			c.fields.add(ctx, p)
-		}
-	}
-	r.call.endSpan(r)
+	c.tel.recordCall(c, r)
 	if reportable(r.outcome) {
 		c.report(r)
 	}

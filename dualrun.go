@@ -11,10 +11,7 @@ import (
 	"time"
 
 	"github.com/dualrun/dualrun/internal/safe"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // Func is one implementation of a call site: the legacy or the candidate.
@@ -418,49 +415,4 @@ func (e *Experiment[T]) recordTimeout(cl *call[T]) {
 		r.errs[cl.primary] = cl.perr
 	}
 	c.record(r)
-}
-
-// startSpan starts the shadow's span: a new trace root, linked to the
-// caller's span.
-func (t *telemetry) startSpan(ctx context.Context, caller trace.SpanContext, primary Side) (context.Context, trace.Span) {
-	if t.noSpans {
-		return ctx, noSpan
-	}
-	opts := t.spanOpts[primary]
-	if caller.IsValid() {
-		opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: caller}))
-	}
-	return t.tracer.Start(ctx, t.spanName, opts...)
-}
-
-// noSpan stands for the shadow span when the tracer is a no-op.
-var noSpan trace.Span = tracenoop.Span{}
-
-// endSpan sets the outcome on the shadow span and ends it.
-func (ci *callInfo) endSpan(r *record) {
-	s := ci.span
-	if s.IsRecording() {
-		s.SetAttributes(AttrOutcome.String(r.outcome.String()))
-		switch r.outcome {
-		case Mismatch:
-			attrs := []attribute.KeyValue{AttrMismatchKind.String(r.kind.String())}
-			if len(r.paths) > 0 {
-				attrs = append(attrs, attribute.StringSlice("dualrun.paths", r.paths))
-			}
-			s.SetAttributes(attrs[0])
-			s.AddEvent(SpanEventMismatch, trace.WithAttributes(attrs...))
-		case Panic, Error, Timeout:
-			err := r.cbErr
-			if err == nil {
-				err = r.errs[r.primary.Other()]
-			}
-			desc := r.outcome.String()
-			if err != nil {
-				desc = err.Error()
-				s.SetAttributes(AttrErrorType.String(errorType(err)))
-			}
-			s.SetStatus(codes.Error, desc)
-		}
-	}
-	s.End()
 }

@@ -65,6 +65,10 @@ type config struct {
 	reportQueue   int
 	diffLimit     int
 	maxFields     int
+
+	// Telemetry (options in telemetry.go).
+	errorClassifier func(error) string
+	linkedSpans     bool
 }
 
 func newConfig(opts []Option) config {

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
@@ -254,4 +255,77 @@ func handle(err error) {
 	if err != nil {
 		otel.Handle(err)
 	}
+}
+
+// recordCall records the durations, differing fields and span of one
+// compared call. It runs on the shadow goroutine (or the deadline timer's).
+func (t *telemetry) recordCall(c *core, r *record) {
+	ctx := r.ctx
+	for s := range 2 {
+		if !r.finished[s] {
+			continue
+		}
+		side := Side(s)
+		role := rolePrimary
+		if side != r.primary {
+			role = roleShadow
+		}
+		c.latency[s].Record(r.durations[s])
+		typ := errorType(r.errs[s])
+		if typ != "" {
+			c.sideErrs[s].Add(1)
+		}
+		t.duration.Record(ctx, r.durations[s].Seconds(), t.durationOpts(side, role, typ)...)
+	}
+	if r.kind == ValueMismatch {
+		for _, p := range r.paths {
+			c.fields.add(ctx, p)
+		}
+	}
+	r.call.endSpan(r)
+}
+
+// startSpan starts the shadow's span: a new trace root, linked to the
+// caller's span.
+func (t *telemetry) startSpan(ctx context.Context, caller trace.SpanContext, primary Side) (context.Context, trace.Span) {
+	if t.noSpans {
+		return ctx, noSpan
+	}
+	opts := t.spanOpts[primary]
+	if caller.IsValid() {
+		opts = append(opts[:len(opts):len(opts)], trace.WithLinks(trace.Link{SpanContext: caller}))
+	}
+	return t.tracer.Start(ctx, t.spanName, opts...)
+}
+
+// noSpan stands for the shadow span when the tracer is a no-op.
+var noSpan trace.Span = tracenoop.Span{}
+
+// endSpan sets the outcome on the shadow span and ends it.
+func (ci *callInfo) endSpan(r *record) {
+	s := ci.span
+	if s.IsRecording() {
+		s.SetAttributes(AttrOutcome.String(r.outcome.String()))
+		switch r.outcome {
+		case Mismatch:
+			attrs := []attribute.KeyValue{AttrMismatchKind.String(r.kind.String())}
+			if len(r.paths) > 0 {
+				attrs = append(attrs, attribute.StringSlice("dualrun.paths", r.paths))
+			}
+			s.SetAttributes(attrs[0])
+			s.AddEvent(SpanEventMismatch, trace.WithAttributes(attrs...))
+		case Panic, Error, Timeout:
+			err := r.cbErr
+			if err == nil {
+				err = r.errs[r.primary.Other()]
+			}
+			desc := r.outcome.String()
+			if err != nil {
+				desc = err.Error()
+				s.SetAttributes(AttrErrorType.String(errorType(err)))
+			}
+			s.SetStatus(codes.Error, desc)
+		}
+	}
+	s.End()
 }
