@@ -3,22 +3,46 @@ package dualrun
 import (
 	"errors"
 	"fmt"
-	"reflect"
-	"runtime/debug"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/dualrun/dualrun/internal/cmppath"
+	"github.com/dualrun/dualrun/internal/compare"
 )
+
+// This file is the front of the comparison engine (internal/compare) for
+// experiments: the comparison options, and the translation of the
+// engine's verdict into what the core records. The rules themselves live
+// in the engine, shared with dualruntest.
+
+// DefaultCompareBudget is how long one comparison may take (the equality
+// check, the differing paths and the diff together) unless
+// [WithCompareBudget] says otherwise.
+const DefaultCompareBudget = compare.DefaultBudget
+
+// ErrCompareBudget is matched by errors.Is when a comparison was stopped
+// by its budget ([WithCompareBudget]) or because the values nest too
+// deep: the Report's CallbackErr of such an outcome error holds a
+// [*BudgetError].
+var ErrCompareBudget = compare.ErrBudget
+
+// BudgetError says how far a stopped comparison got: its budget, the nodes
+// go-cmp had visited, and for values nested deeper than the engine's limit
+// (100,000 steps) the depth. It unwraps to [ErrCompareBudget].
+type BudgetError = compare.BudgetError
+
+// Result is one side's return values, as seen by an ignore rule.
+type Result[T any] = compare.Result[T]
 
 // WithCmpOptions adds go-cmp options used when values are compared with
 // cmp.Equal (the default for types that == cannot compare faithfully), and
 // when differing paths and diffs are computed.
+//
+// Byte slices and arrays are compared as a whole with bytes.Equal (go-cmp
+// alone takes seconds on a few megabytes): options on single bytes, such
+// as a cmp.Comparer for byte, do not apply to them.
 func WithCmpOptions(opts ...cmp.Option) Option {
-	return optionFunc(func(c config) config {
-		c.cmpOpts = append(append([]cmp.Option(nil), c.cmpOpts...), opts...)
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return s.WithCmpOptions(opts...) })
 }
 
 // WithComparer replaces the default equality of T with fn, which is called
@@ -26,60 +50,54 @@ func WithCmpOptions(opts ...cmp.Option) Option {
 // recovered and recorded as outcome error. A nil fn is ignored. New panics if
 // T does not match the experiment's type.
 func WithComparer[T any](fn func(legacy, candidate T) bool) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.comparer = fn
-		}
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return compare.WithComparer(s, fn) })
 }
 
-// WithNormalizer adds fn, applied to both successful values before they are
-// compared, diffed and reported: clear volatile fields, round, redact.
-// Values are shared with the caller, so fn must return a modified copy and
-// never change its argument. Normalizers run in the order given.
+// WithNormalizer adds fn, applied to every successful value before it is
+// compared, diffed and reported, also when the other side erred: clear
+// volatile fields, round, redact. Values are shared with the caller, so fn
+// must return a modified copy and never change its argument. Normalizers
+// run in the order given; a panic in one is outcome error.
 func WithNormalizer[T any](fn func(T) T) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.normalizers = append(append([]any(nil), c.normalizers...), fn)
-		}
-		return c
-	})
-}
-
-// Result is one side's return values, as seen by an ignore rule.
-type Result[T any] struct {
-	Value T
-	Err   error
+	return specOption(func(s compare.Spec) compare.Spec { return compare.WithNormalizer(s, fn) })
 }
 
 // WithIgnore adds an ignore rule. When the sides differ and any rule returns
-// true, the call is recorded as ignored instead of mismatch: it still counts
-// in the mismatch-rate denominator, but not as a mismatch. Use it for known,
-// accepted differences. A nil rule is ignored.
+// true for the raw (not normalized) results, the call is recorded as
+// ignored instead of mismatch: it still counts in the mismatch-rate
+// denominator, but not as a mismatch. Use it for known, accepted
+// differences. A nil rule is ignored.
 func WithIgnore[T any](rule func(legacy, candidate Result[T]) bool) Option {
-	return optionFunc(func(c config) config {
-		if rule != nil {
-			c.ignores = append(append([]any(nil), c.ignores...), rule)
-		}
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return compare.WithIgnore(s, rule) })
 }
 
 // WithErrorComparer decides whether two non-nil errors are equivalent. By
 // default any two non-nil errors are (errors are compared by nil-ness only).
 // See [ErrorMessagesEqual] and [ErrorsMatchTargets].
 func WithErrorComparer(fn func(legacy, candidate error) bool) Option {
+	return specOption(func(s compare.Spec) compare.Spec { return s.WithErrorComparer(fn) })
+}
+
+// WithCompareBudget bounds the time of one comparison: the equality check,
+// the differing paths and the diff together (default
+// [DefaultCompareBudget]). go-cmp is checked every 1,024 nodes it visits,
+// so a comparison stops within that many nodes of its budget; it is then
+// recorded as outcome error, its CallbackErr matching [ErrCompareBudget].
+// A WithComparer func is not interrupted. It panics if d <= 0.
+func WithCompareBudget(d time.Duration) Option {
+	if d <= 0 {
+		panic(fmt.Sprintf("dualrun: WithCompareBudget(%v): want a positive duration", d))
+	}
 	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.errEqual = fn
-		}
+		c.compareBudget = d
 		return c
 	})
 }
 
 // ErrorMessagesEqual is an error comparer for [WithErrorComparer]: two
-// errors are equivalent when their messages are equal.
+// errors are equivalent when their messages are equal. An Error method
+// that panics (a typed-nil pointer's, often) makes the comparison outcome
+// error.
 func ErrorMessagesEqual(legacy, candidate error) bool {
 	return legacy.Error() == candidate.Error()
 }
@@ -100,174 +118,69 @@ func ErrorsMatchTargets(targets ...error) func(legacy, candidate error) bool {
 	}
 }
 
-// maxPathsPerCall bounds the differing paths collected from one comparison.
-const maxPathsPerCall = 32
+// specOf is the comparison part of c, in the engine's terms.
+func specOf(c config) compare.Spec {
+	return compare.Spec{
+		CmpOpts: c.cmpOpts, Comparer: c.comparer, Normalizers: c.normalizers,
+		Ignores: c.ignores, ErrEqual: c.errEqual, Budget: c.compareBudget,
+	}
+}
 
-// comparer holds how an experiment compares its two sides, chosen once at
-// New by looking at T and the options.
+// specOption is an option that edits the comparison part of the config.
+func specOption(edit func(compare.Spec) compare.Spec) Option {
+	return optionFunc(func(c config) config {
+		s := edit(specOf(c))
+		c.cmpOpts, c.comparer, c.normalizers, c.ignores, c.errEqual = s.CmpOpts, s.Comparer, s.Normalizers, s.Ignores, s.ErrEqual
+		return c
+	})
+}
+
+// comparer is how an experiment compares its two sides: the engine,
+// resolved once at New for T and the options.
 type comparer[T any] struct {
-	name        string
-	eq          func(legacy, candidate T) (bool, error)
-	pathOpts    []cmp.Option // for differing paths and diffs only
-	normalizers []func(T) T
-	errEqual    func(legacy, candidate error) bool
-	ignores     []func(legacy, candidate Result[T]) bool
+	eng *compare.Comparer[T]
 }
 
 func newComparer[T any](name string, cfg config) comparer[T] {
-	cm := comparer[T]{name: name, errEqual: cfg.errEqual}
-	for _, n := range cfg.normalizers {
-		cm.normalizers = append(cm.normalizers, typed[func(T) T](name, "WithNormalizer", n))
-	}
-	for _, r := range cfg.ignores {
-		cm.ignores = append(cm.ignores, typed[func(Result[T], Result[T]) bool](name, "WithIgnore", r))
-	}
-	opts := cfg.cmpOpts
-	switch {
-	case cfg.comparer != nil:
-		fn := typed[func(T, T) bool](name, "WithComparer", cfg.comparer)
-		cm.eq = func(l, c T) (eq bool, err error) {
-			defer func() {
-				if r := recover(); r != nil {
-					err = &PanicError{Value: fmt.Errorf("WithComparer func panicked: %v", r), Stack: debug.Stack()}
-				}
-			}()
-			return fn(l, c), nil
-		}
-		cm.pathOpts = append(append([]cmp.Option(nil), opts...), cmppath.ExportAll)
-	case len(opts) == 0 && cmppath.PlainComparable(reflect.TypeFor[T]()):
-		// == is exact for T and cannot panic.
-		cm.eq = func(l, c T) (bool, error) { return any(l) == any(c), nil }
-		cm.pathOpts = []cmp.Option{cmppath.ExportAll}
-	default:
-		cm.eq = func(l, c T) (bool, error) {
-			eq, err := cmppath.Equal(l, c, opts)
-			if err != nil {
-				return false, fmt.Errorf("dualrun: experiment %q: go-cmp cannot compare %v: %w; "+
-					"add WithCmpOptions(cmpopts.IgnoreUnexported(...)) or cmp.AllowUnexported, or WithComparer",
-					name, reflect.TypeFor[T](), err)
-			}
-			return eq, nil
-		}
-		cm.pathOpts = opts
-	}
-	return cm
-}
-
-// compare fills r's outcome, kind, paths and diff from the two sides'
-// results. Every user callback runs behind recover; a failure is outcome
-// error.
-func (cm *comparer[T]) compare(r *record, lv T, lerr error, cv T, cerr error) {
-	r.outcome, r.kind = Match, NoMismatch
-	switch {
-	case lerr == nil && cerr == nil:
-		nl, nc, err := cm.normalize(lv, cv)
-		if err != nil {
-			cm.fail(r, err)
-			return
-		}
-		eq, err := cm.eq(nl, nc)
-		if err != nil {
-			cm.fail(r, err)
-			return
-		}
-		if eq {
-			return
-		}
-		r.outcome, r.kind = Mismatch, ValueMismatch
-		_, r.paths, _ = cmppath.Collect(nl, nc, cm.pathOpts, maxPathsPerCall)
-		opts := cm.pathOpts
-		r.diff = func(limit int) string {
-			d, err := cmppath.Diff(nl, nc, opts, limit)
-			if err != nil || d == "" {
-				d = cmppath.Truncate(fmt.Sprintf("-legacy:    %+v\n+candidate: %+v\n", nl, nc), limit)
-			}
-			return d
-		}
-	case (lerr == nil) != (cerr == nil):
-		r.outcome, r.kind = Mismatch, ErrorMismatch
-		r.diff = func(limit int) string {
-			return cmppath.Truncate(fmt.Sprintf("-legacy:    %s\n+candidate: %s\n",
-				sideText(lv, lerr), sideText(cv, cerr)), limit)
-		}
-	default:
-		eq := true
-		if cm.errEqual != nil {
-			var err error
-			eq, err = safeErrEqual(cm.errEqual, lerr, cerr)
-			if err != nil {
-				cm.fail(r, err)
-				return
-			}
-		}
-		if eq {
-			return
-		}
-		r.outcome, r.kind = Mismatch, ErrorsDiffer
-		r.diff = func(limit int) string {
-			return cmppath.Truncate(fmt.Sprintf("-legacy error:    %v\n+candidate error: %v\n", lerr, cerr), limit)
-		}
-	}
-	if len(cm.ignores) > 0 {
-		ignored, err := cm.ignored(Result[T]{lv, lerr}, Result[T]{cv, cerr})
-		if err != nil {
-			cm.fail(r, err)
-			return
-		}
-		if ignored {
-			r.outcome, r.kind, r.diff = Ignored, NoMismatch, nil
-		}
-	}
-}
-
-func sideText[T any](v T, err error) string {
+	eng, err := compare.New[T](specOf(cfg))
 	if err != nil {
-		return "error: " + err.Error()
+		panic(fmt.Sprintf("dualrun: experiment %q: %v", name, err))
 	}
-	return fmt.Sprintf("%+v", v)
+	return comparer[T]{eng: eng}
 }
 
-// fail records a failed user callback as outcome error. Neither side erred:
-// the error is the callback's.
+// compare fills r's outcome, kind, paths, diff and callback error from the
+// two sides' results.
+func (cm *comparer[T]) compare(r *record, lv T, lerr error, cv T, cerr error) {
+	v := cm.eng.Compare(lv, lerr, cv, cerr)
+	r.outcome, r.kind, r.paths, r.diff, r.cbErr = Match, NoMismatch, nil, nil, nil
+	switch {
+	case v.Kind == compare.Failed:
+		cm.fail(r, v.Err)
+		return
+	case v.Kind == compare.Match:
+		return
+	case v.Ignored:
+		r.outcome = Ignored
+		return
+	}
+	r.outcome = Mismatch
+	switch v.Kind {
+	case compare.ValuesDiffer:
+		r.kind, r.paths = ValueMismatch, v.Paths
+	case compare.OneErred:
+		r.kind = ErrorMismatch
+	default:
+		r.kind = ErrorsDiffer
+	}
+	kept := new(compare.Verdict[T]) // only a difference escapes to the heap
+	*kept = v
+	r.diff = kept.Diff
+}
+
+// fail records a failed comparison (a user callback, go-cmp or the budget)
+// as outcome error. Neither side erred: the error is the comparison's.
 func (cm *comparer[T]) fail(r *record, err error) {
 	r.outcome, r.kind, r.paths, r.diff = Error, NoMismatch, nil, nil
 	r.cbErr = err
-}
-
-func (cm *comparer[T]) normalize(l, c T) (nl, nc T, err error) {
-	if len(cm.normalizers) == 0 {
-		return l, c, nil
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: fmt.Errorf("WithNormalizer func panicked: %v", r), Stack: debug.Stack()}
-		}
-	}()
-	for _, n := range cm.normalizers {
-		l, c = n(l), n(c)
-	}
-	return l, c, nil
-}
-
-func (cm *comparer[T]) ignored(l, c Result[T]) (ign bool, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: fmt.Errorf("WithIgnore rule panicked: %v", r), Stack: debug.Stack()}
-		}
-	}()
-	for _, rule := range cm.ignores {
-		if rule(l, c) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func safeErrEqual(fn func(error, error) bool, l, c error) (eq bool, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: fmt.Errorf("WithErrorComparer func panicked: %v", r), Stack: debug.Stack()}
-		}
-	}()
-	return fn(l, c), nil
 }

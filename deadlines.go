@@ -90,6 +90,17 @@ func (q *deadlineQueue) arm(d mono) {
 	q.timer.Reset(wait)
 }
 
+// stop stops the timer of an empty queue, so that a shut-down experiment
+// is not kept alive by a timer armed for a deadline that no longer matters.
+func (q *deadlineQueue) stop() {
+	q.mu.Lock()
+	if q.head == nil && q.timer != nil {
+		q.timer.Stop()
+		q.isArmed = false
+	}
+	q.mu.Unlock()
+}
+
 // fire expires every call whose deadline has passed, outside the lock.
 func (q *deadlineQueue) fire() {
 	now := monoNow()

@@ -325,10 +325,10 @@ func TestCallerCanceled(t *testing.T) {
 func TestShadowPanicRecorded(t *testing.T) {
 	sentinel := errors.New("sentinel")
 	var got *dualrun.Report
-	exp := newExp[price](t, dualrun.WithPublisher(dualrun.PublisherFunc("capture", func(_ context.Context, r *dualrun.Report) error {
+	exp := newExp[price](t, dualrun.WithPublisher(dualrun.NamePublisher("capture", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 		got = r
 		return nil
-	})))
+	}))))
 	v, err := exp.Run(context.Background(), ret(eur100, nil), panicsInShadow(sentinel))
 	if v != eur100 || err != nil {
 		t.Fatalf("Run = %v, %v", v, err)
@@ -377,12 +377,12 @@ func TestShadowTimeout(t *testing.T) {
 		var reports []*dualrun.Report
 		var mu sync.Mutex
 		exp := newExp[price](t, dualrun.WithShadowTimeout(100*time.Millisecond),
-			dualrun.WithPublisher(dualrun.PublisherFunc("capture", func(_ context.Context, r *dualrun.Report) error {
+			dualrun.WithPublisher(dualrun.NamePublisher("capture", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 				mu.Lock()
 				reports = append(reports, r)
 				mu.Unlock()
 				return nil
-			})))
+			}))))
 		start := time.Now()
 		v, err := exp.Run(context.Background(), ret(eur100, nil), func(context.Context) (price, error) {
 			<-release // ignores its context
@@ -685,7 +685,7 @@ func TestPolicyPanic(t *testing.T) {
 		func(context.Context) (string, error) { ran += "candidate"; return "c", nil })
 	mustShutdown(t, exp)
 	s := exp.Stats()
-	if v != "l" || err != nil || ran != "legacy" || s.PolicyPanics != 1 || s.Compared != 0 {
+	if v != "l" || err != nil || ran != "legacy" || s.PolicyFailures != 1 || s.Compared != 0 {
 		t.Fatalf("Run = %q, %v; ran %q; stats %+v", v, err, ran, s)
 	}
 }
@@ -924,10 +924,10 @@ func TestCmpPanicIsError(t *testing.T) {
 		private int
 	}
 	var got *dualrun.Report
-	exp := newExp[hidden](t, dualrun.WithPublisher(dualrun.PublisherFunc("c", func(_ context.Context, r *dualrun.Report) error {
+	exp := newExp[hidden](t, dualrun.WithPublisher(dualrun.NamePublisher("c", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 		got = r
 		return nil
-	})))
+	}))))
 	one := 1
 	_, _ = exp.Run(context.Background(),
 		func(context.Context) (hidden, error) { return hidden{&one, 1}, nil },
@@ -953,10 +953,10 @@ func TestCmpPathsAndDiff(t *testing.T) {
 		Total float64
 	}
 	var got *dualrun.Report
-	exp := newExp[order](t, dualrun.WithPublisher(dualrun.PublisherFunc("c", func(_ context.Context, r *dualrun.Report) error {
+	exp := newExp[order](t, dualrun.WithPublisher(dualrun.NamePublisher("c", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 		got = r
 		return nil
-	})), dualrun.WithDiffLimit(200))
+	}))), dualrun.WithDiffLimit(200))
 	_, _ = exp.Run(context.Background(),
 		func(context.Context) (order, error) { return order{[]item{{"a", 1}, {"b", 2}}, 3}, nil },
 		func(context.Context) (order, error) { return order{[]item{{"a", 1}, {"b", 2.5}}, 3.5}, nil })
@@ -981,7 +981,7 @@ func TestCmpPathsAndDiff(t *testing.T) {
 func TestReportRateAndDedup(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n atomic.Int64
-		pub := dualrun.PublisherFunc("count", func(context.Context, *dualrun.Report) error { n.Add(1); return nil })
+		pub := dualrun.NamePublisher("count", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error { n.Add(1); return nil }))
 		exp := newExp[price](t, dualrun.WithPublisher(pub), dualrun.WithReportRate(1, 2))
 		// Five identical mismatches: one report.
 		for range 5 {
@@ -1027,7 +1027,7 @@ func reflectSet(v *tenFields, i int) {
 func TestSlowPublisherNeverBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		slow := dualrun.PublisherFunc("slow", func(context.Context, *dualrun.Report) error { <-release; return nil })
+		slow := dualrun.NamePublisher("slow", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error { <-release; return nil }))
 		exp := newExp[tenFields](t, dualrun.WithPublisher(slow), dualrun.WithReportQueue(2), dualrun.WithReportRate(0, 1))
 		start := time.Now()
 		for i := range 10 {
@@ -1056,9 +1056,9 @@ func TestSlowPublisherNeverBlocks(t *testing.T) {
 // TestPublisherPanics: a panicking publisher is recovered and counted as a
 // dropped report.
 func TestPublisherPanics(t *testing.T) {
-	exp := newExp[price](t, dualrun.WithPublisher(dualrun.PublisherFunc("bad", func(context.Context, *dualrun.Report) error {
+	exp := newExp[price](t, dualrun.WithPublisher(dualrun.NamePublisher("bad", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error {
 		panic("publisher bug")
-	})))
+	}))))
 	_, _ = exp.Run(context.Background(), ret(eur100, nil), ret(price{}, nil))
 	mustShutdown(t, exp)
 	if s := exp.Stats(); s.ReportsDropped != 1 || s.Count(dualrun.Mismatch) != 1 {

@@ -21,6 +21,12 @@ type PanicError = safe.PanicError
 // callback panicked, and through it to the panic value.
 type CallbackError = safe.CallbackError
 
+// ErrGoexit is the cause recorded, inside a *PanicError, when a shadow or
+// a user callback calls runtime.Goexit (t.FailNow or t.SkipNow in a test
+// helper, say). dualrun treats it like a panic: errors.Is(err, ErrGoexit)
+// finds it in a Report's errors.
+var ErrGoexit = safe.ErrGoexit
+
 // TimeoutError is the shadow's error in a Report when its deadline passed
 // before it returned. It unwraps to context.DeadlineExceeded.
 type TimeoutError struct {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -66,9 +67,15 @@ type config struct {
 	diffLimit     int
 	maxFields     int
 
+	sequential bool
+
+	// Comparison (options in compare.go).
+	compareBudget time.Duration
+
 	// Telemetry (options in telemetry.go).
-	errorClassifier func(error) string
-	linkedSpans     bool
+	errorClassifier  func(error) string
+	linkedSpans      bool
+	metricAttributes func(context.Context) []attribute.KeyValue
 }
 
 func newConfig(opts []Option) config {
@@ -81,6 +88,7 @@ func newConfig(opts []Option) config {
 		reportQueue:   DefaultReportQueue,
 		diffLimit:     DefaultDiffLimit,
 		maxFields:     DefaultMaxFields,
+		compareBudget: DefaultCompareBudget,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -164,7 +172,9 @@ func WithShadowTimeout(d time.Duration) Option {
 
 // WithMaxInFlight limits how many shadows of this experiment may run at
 // once. When all slots are taken a call runs its primary only and is counted
-// as shed. It panics if n < 1.
+// as shed. The process-wide cap ([SetProcessMaxInFlight], default 1,024)
+// applies as well: a limit above it is capped by it, and Stats shows the
+// effective limit. It panics if n < 1.
 func WithMaxInFlight(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("dualrun: WithMaxInFlight(%d): want at least 1", n))
@@ -189,6 +199,20 @@ func WithClone[T any](clone func(T) T) Option {
 	})
 }
 
+// WithSequentialShadow makes the shadow start only after the primary has
+// returned, instead of concurrently with it. The shadow's context then
+// carries the primary's result ([PrimaryResult]): dual writes need the ids
+// the first store assigned, and idempotency keys. The caller still gets the
+// primary's result as soon as it returns; the shadow's timeout counts from
+// the shadow's own start. A primary that panics or calls runtime.Goexit
+// starts no shadow (outcome aborted). The concurrent mode is the default.
+func WithSequentialShadow() Option {
+	return optionFunc(func(c config) config {
+		c.sequential = true
+		return c
+	})
+}
+
 // WithShadowContext sets a hook that derives the shadow's context from the
 // detached shadow context, for example to drop a request-scoped database
 // transaction the shadow must not use. The hook runs on the shadow
@@ -203,9 +227,11 @@ func WithShadowContext(fn func(context.Context) context.Context) Option {
 	})
 }
 
-// WithPublisher adds a destination for Reports. Publishing is asynchronous
-// with a bounded queue per publisher: a slow publisher drops (and counts)
-// reports and never blocks a caller or a shadow.
+// WithPublisher adds a destination for this experiment's Reports.
+// Publishing is asynchronous with a bounded queue per publisher: a slow
+// publisher drops (and counts) reports and never blocks a caller or a
+// shadow. [AddPublisher] attaches a publisher to every experiment of the
+// process instead.
 func WithPublisher(p Publisher) Option {
 	return optionFunc(func(c config) config {
 		if p != nil {

@@ -1,11 +1,16 @@
 package dualrun
 
 import (
-	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
-	"runtime/debug"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/dualrun/dualrun/internal/fastrand"
+	"github.com/dualrun/dualrun/internal/stats"
+	"github.com/dualrun/dualrun/rollout"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -78,62 +83,109 @@ type Report struct {
 	ShadowSpan trace.SpanContext
 	// Key is the bucketing key of the call, only with WithReportKeys.
 	Key string
+	// ID identifies the Report uniquely (32 hex digits, random), with or
+	// without a tracer: quote it to find the same Report in logs, JSON
+	// lines and the debug page.
+	ID string
+	// LegacyErrorType and CandidateErrorType are the error.type values of
+	// the sides' errors ("" for a side without error): low-cardinality,
+	// free of values, safe to send anywhere.
+	LegacyErrorType    string
+	CandidateErrorType string
 }
 
-// String summarizes r on one line.
+// String summarizes r on one line, without values: experiment, outcome,
+// kind, primary side and paths.
 func (r *Report) String() string {
-	s := fmt.Sprintf("%s: %s", r.Experiment, r.Outcome)
+	s := r.Experiment + ": " + r.Outcome.String()
 	if r.Kind != NoMismatch {
 		s += "/" + r.Kind.String()
 	}
 	s += " (primary " + r.Primary.String() + ")"
 	if len(r.Paths) > 0 {
-		s += fmt.Sprintf(" paths=%v", r.Paths)
+		s += " paths=[" + strings.Join(r.Paths, " ") + "]"
 	}
 	return s
 }
 
-// Publisher receives Reports. Publish is called on a dualrun goroutine, one
-// report at a time per publisher and experiment, never on a caller's
-// goroutine; it may block (the queue in front of it then fills and drops),
-// and a panic in it is recovered and counted as a dropped report.
-//
-// A Publisher that also has a Name() string method is named by it in the
-// dualrun.exporter attribute; otherwise its Go type is used.
-type Publisher interface {
-	// Publish delivers r. A non-nil error counts r as dropped and is passed
-	// to the OpenTelemetry error handler.
-	Publish(ctx context.Context, r *Report) error
+// report rate-limits, deduplicates, builds and queues a Report.
+func (c *core) report(r *record) {
+	now := time.Now()
+	ltyp, ctyp := errorType(r.errs[Legacy]), errorType(r.errs[Candidate])
+	sig := signature(r, ltyp, ctyp)
+	if !c.dedup.admit(now, sig, c.cfg.reportDedup, c.limiter) {
+		c.reportsSuppressed.Add(1)
+		return
+	}
+	rep := &Report{
+		ID:                 newReportID(),
+		Experiment:         c.name,
+		Time:               now,
+		Outcome:            r.outcome,
+		Kind:               r.kind,
+		Primary:            r.primary,
+		LegacyDuration:     r.durations[Legacy],
+		CandidateDuration:  r.durations[Candidate],
+		LegacyErr:          r.errs[Legacy],
+		CandidateErr:       r.errs[Candidate],
+		LegacyErrorType:    ltyp,
+		CandidateErrorType: ctyp,
+		CallbackErr:        r.cbErr,
+		Paths:              r.paths,
+		CallerSpan:         r.call.callerSpan,
+		ShadowSpan:         r.call.span.SpanContext(),
+	}
+	if c.cfg.reportKeys {
+		rep.Key, _ = rollout.KeyFrom(r.call.caller)
+	}
+	if r.diff != nil {
+		rep.Diff = r.diff(c.cfg.diffLimit)
+	}
+	c.lastReport.Store(rep)
+	c.dispatch(rep)
 }
 
-// PublisherFunc adapts a function to a named [Publisher].
-func PublisherFunc(name string, fn func(ctx context.Context, r *Report) error) Publisher {
-	return &funcPublisher{name: name, fn: fn}
+// newReportID returns 128 random bits as 32 hex digits.
+func newReportID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], fastrand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], fastrand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
-type funcPublisher struct {
-	name string
-	fn   func(context.Context, *Report) error
+// dedupSet suppresses reports whose signature (outcome, kind, error types,
+// paths) was already reported within dedupWindow.
+type dedupSet struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
 }
 
-func (p *funcPublisher) Publish(ctx context.Context, r *Report) error { return p.fn(ctx, r) }
-func (p *funcPublisher) Name() string                                 { return p.name }
+// dedupMax bounds the signatures remembered; beyond it the set starts over.
+const dedupMax = 1024
 
-func publisherName(p Publisher) string {
-	if n, ok := p.(interface{ Name() string }); ok {
-		if s := n.Name(); s != "" {
-			return s
+func signature(r *record, ltyp, ctyp string) string {
+	return fmt.Sprintf("%d/%d/%s/%s/%q", r.outcome, r.kind, ltyp, ctyp, r.paths)
+}
+
+// admit reports whether a report with signature sig may go out now: it was
+// not reported within the window, and the rate limiter allows it. The check
+// and the record are one step, so concurrent duplicates go out once.
+func (d *dedupSet) admit(now time.Time, sig string, window time.Duration, l *stats.Limiter) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if window > 0 {
+		if t, ok := d.seen[sig]; ok && now.Sub(t) < window {
+			return false
 		}
 	}
-	return fmt.Sprintf("%T", p)
-}
-
-// safePublish calls p.Publish behind recover.
-func safePublish(ctx context.Context, p Publisher, r *Report) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+	if !l.Allow(now) {
+		return false
+	}
+	if window > 0 {
+		if d.seen == nil || len(d.seen) >= dedupMax {
+			d.seen = make(map[string]time.Time)
 		}
-	}()
-	return p.Publish(ctx, r)
+		d.seen[sig] = now
+	}
+	return true
 }

@@ -1,11 +1,14 @@
 package dualrun
 
 import (
+	"context"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dualrun/dualrun/rollout"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Stats is a snapshot of an experiment's in-process statistics: the same
@@ -30,8 +33,12 @@ type Stats struct {
 	Candidate Latency
 	// InFlight is the number of shadows running now.
 	InFlight int64
-	// PolicyPanics counts rollout-policy panics (those calls ran legacy only).
-	PolicyPanics int64
+	// PolicyFailures counts calls whose rollout policy panicked or returned
+	// an invalid Side (those calls ran legacy only, uncompared).
+	PolicyFailures int64
+	// ObserverFailures counts compared calls whose policy observer panicked
+	// or called runtime.Goexit (those calls are outcome error).
+	ObserverFailures int64
 	// Fields are the differing paths, most frequent first.
 	Fields []FieldCount
 	// ReportsPublished, ReportsDropped and ReportsSuppressed count Reports
@@ -44,6 +51,35 @@ type Stats struct {
 	LastReport *Report
 	// ShutDown reports whether Shutdown was called.
 	ShutDown bool
+	// Config is the experiment's effective configuration.
+	Config Config
+}
+
+// Config is an experiment's effective configuration, as Stats reports it
+// (for the debug page and for checking what a Run's first options set).
+type Config struct {
+	// Policy is the rollout policy; nil means the default (every call
+	// compared, legacy primary).
+	Policy rollout.Policy
+	// ShadowTimeout bounds each shadow (WithShadowTimeout).
+	ShadowTimeout time.Duration
+	// MaxInFlight is the experiment's own shadow limit (WithMaxInFlight);
+	// ProcessMaxInFlight the process-wide cap (SetProcessMaxInFlight); and
+	// EffectiveMaxInFlight the smaller of the two, which is what binds.
+	MaxInFlight          int
+	ProcessMaxInFlight   int
+	EffectiveMaxInFlight int
+	// CompareBudget bounds the time of one comparison (WithCompareBudget).
+	CompareBudget time.Duration
+	// Sequential reports WithSequentialShadow.
+	Sequential bool
+	// Paused reports PauseShadows; ShadowsDisabled the process-wide kill
+	// switch (DisableShadows).
+	Paused          bool
+	ShadowsDisabled bool
+	// Publishers names the experiment's own publishers (WithPublisher);
+	// the process-wide ones (AddPublisher) come on top.
+	Publishers []string
 }
 
 // Latency summarizes one side's durations on compared calls.
@@ -81,7 +117,8 @@ func (c *core) Stats() Stats {
 	s := Stats{
 		Name:              c.name,
 		InFlight:          c.inflight.Load(),
-		PolicyPanics:      c.policyPanics.Load(),
+		PolicyFailures:    c.policyFailures.Load(),
+		ObserverFailures:  c.observerFails.Load(),
 		ValueMismatches:   c.kindCount(0, int(ValueMismatch)) + c.kindCount(1, int(ValueMismatch)),
 		ErrorMismatches:   c.kindCount(0, int(ErrorMismatch)) + c.kindCount(1, int(ErrorMismatch)),
 		ErrorsDiffer:      c.kindCount(0, int(ErrorsDiffer)) + c.kindCount(1, int(ErrorsDiffer)),
@@ -107,9 +144,29 @@ func (c *core) Stats() Stats {
 	for o := range s.Outcomes {
 		s.Outcomes[o] = c.outcomeCount(0, o) + c.outcomeCount(1, o)
 	}
+	s.Config = c.config()
 	s.Legacy = c.latencyOf(Legacy)
 	s.Candidate = c.latencyOf(Candidate)
 	return s
+}
+
+func (c *core) config() Config {
+	proc := int(processLimit.Load())
+	cfg := Config{
+		Policy:               c.policy,
+		ShadowTimeout:        c.cfg.shadowTimeout,
+		MaxInFlight:          c.cfg.maxInFlight,
+		ProcessMaxInFlight:   proc,
+		EffectiveMaxInFlight: min(c.cfg.maxInFlight, proc),
+		CompareBudget:        c.cfg.compareBudget,
+		Sequential:           c.cfg.sequential,
+		Paused:               c.off.Load()&offPaused != 0,
+		ShadowsDisabled:      shadowsOff.Load(),
+	}
+	for _, o := range c.outboxes {
+		cfg.Publishers = append(cfg.Publishers, o.name)
+	}
+	return cfg
 }
 
 func (c *core) latencyOf(side Side) Latency {
@@ -125,59 +182,62 @@ func (c *core) latencyOf(side Side) Latency {
 	}
 }
 
-// Name returns the experiment's name.
-func (c *core) Name() string { return c.name }
+// fieldSet is the bounded set of differing paths of one experiment.
+type fieldSet struct {
+	tel *telemetry
+	max int
 
-// registry lists every live experiment, for AllStats and the debug page.
-var registry struct {
-	mu  sync.Mutex
-	seq uint64
-	all map[*core]struct{}
+	mu    sync.Mutex
+	paths map[string]*fieldEntry
 }
 
-func register(c *core) {
-	registry.mu.Lock()
-	registry.seq++
-	c.seq = registry.seq
-	if registry.all == nil {
-		registry.all = make(map[*core]struct{})
-	}
-	registry.all[c] = struct{}{}
-	registry.mu.Unlock()
+type fieldEntry struct {
+	n   atomic.Int64
+	opt []metric.AddOption
 }
 
-// AllStats returns the statistics of every experiment in the process made by
-// New or Run, sorted by name. Experiments are never garbage-collected while
-// registered: make them once, not per request.
-func AllStats() []Stats {
-	registry.mu.Lock()
-	cs := make([]*core, 0, len(registry.all))
-	for c := range registry.all {
-		cs = append(cs, c)
-	}
-	registry.mu.Unlock()
-	out := make([]Stats, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, c.Stats())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+func (f *fieldSet) init(t *telemetry, maxFields int) {
+	f.tel, f.max = t, maxFields
+	f.paths = make(map[string]*fieldEntry)
 }
 
-// StatsOf returns the statistics of the experiment with the given name (the
-// first one registered under it), for experiments made by Run, which are not
-// otherwise reachable.
-func StatsOf(name string) (Stats, bool) {
-	registry.mu.Lock()
-	var found *core
-	for c := range registry.all {
-		if c.name == name && (found == nil || c.seq < found.seq) {
-			found = c
+func (f *fieldSet) add(ctx context.Context, path string) {
+	f.mu.Lock()
+	e, ok := f.paths[path]
+	if !ok {
+		if len(f.paths) >= f.max {
+			path = otherField
+			e = f.paths[path]
+		}
+		if e == nil {
+			e = &fieldEntry{opt: []metric.AddOption{metric.WithAttributeSet(
+				attributeSet(f.tel.expAttr, AttrField.String(path)))}}
+			f.paths[path] = e
 		}
 	}
-	registry.mu.Unlock()
-	if found == nil {
-		return Stats{}, false
+	f.mu.Unlock()
+	e.n.Add(1)
+	f.tel.fields.Add(ctx, 1, e.opt...)
+}
+
+// FieldCount is how often a folded path differed.
+type FieldCount struct {
+	Path  string
+	Count int64
+}
+
+func (f *fieldSet) top() []FieldCount {
+	f.mu.Lock()
+	out := make([]FieldCount, 0, len(f.paths))
+	for p, e := range f.paths {
+		out = append(out, FieldCount{Path: p, Count: e.n.Load()})
 	}
-	return found.Stats(), true
+	f.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Path < out[j].Path
+	})
+	return out
 }

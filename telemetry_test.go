@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -207,10 +208,43 @@ func telAssertSum(t *testing.T, rm metricdata.ResourceMetrics, name, unit string
 	metricdatatest.AssertEqual(t, exp, got, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }
 
-// telComparisons asserts dualrun.comparisons.
-func telComparisons(t *testing.T, rm metricdata.ResourceMetrics, want ...metricdata.DataPoint[int64]) {
+// telComparisons asserts dualrun.comparisons of experiment name: every
+// outcome series (mismatch by kind) for both primaries, at zero but for the
+// points in want.
+func telComparisons(t *testing.T, rm metricdata.ResourceMetrics, name string, want ...metricdata.DataPoint[int64]) {
 	t.Helper()
-	telAssertSum(t, rm, dualrun.MetricComparisons, "{comparison}", true, false, want...)
+	telAssertSum(t, rm, dualrun.MetricComparisons, "{comparison}", true, false, telAllComparisons(name, want...)...)
+}
+
+// telAllComparisons returns every series of dualrun.comparisons that an
+// experiment exports once it has had a call to compare: for both primaries,
+// each outcome but mismatch, and mismatch by kind. Each is 0 unless a point
+// of nonzero has its attributes, whose value it then takes.
+func telAllComparisons(name string, nonzero ...metricdata.DataPoint[int64]) []metricdata.DataPoint[int64] {
+	var out []metricdata.DataPoint[int64]
+	for _, p := range telPrimaries {
+		for o := dualrun.Match; int(o) < rollout.NumOutcomes; o++ {
+			if o == dualrun.Mismatch {
+				for _, k := range []dualrun.MismatchKind{dualrun.ValueMismatch, dualrun.ErrorMismatch, dualrun.ErrorsDiffer} {
+					out = append(out, telComparisonN(name, p, o, k, 0))
+				}
+				continue
+			}
+			out = append(out, telComparisonN(name, p, o, dualrun.NoMismatch, 0))
+		}
+	}
+	for _, nz := range nonzero {
+		found := false
+		for i := range out {
+			if out[i].Attributes.Equals(&nz.Attributes) {
+				out[i].Value, found = nz.Value, true
+			}
+		}
+		if !found {
+			out = append(out, nz)
+		}
+	}
+	return out
 }
 
 // telCalls asserts the non-zero points of dualrun.calls.
@@ -220,6 +254,10 @@ func telCalls(t *testing.T, rm metricdata.ResourceMetrics, want ...metricdata.Da
 }
 
 func telComparison(name string, primary dualrun.Side, outcome dualrun.Outcome, kind dualrun.MismatchKind) metricdata.DataPoint[int64] {
+	return telComparisonN(name, primary, outcome, kind, 1)
+}
+
+func telComparisonN(name string, primary dualrun.Side, outcome dualrun.Outcome, kind dualrun.MismatchKind, n int64, extra ...attribute.KeyValue) metricdata.DataPoint[int64] {
 	kvs := []attribute.KeyValue{
 		dualrun.AttrExperiment.String(name),
 		dualrun.AttrPrimary.String(primary.String()),
@@ -228,7 +266,7 @@ func telComparison(name string, primary dualrun.Side, outcome dualrun.Outcome, k
 	if kind != dualrun.NoMismatch {
 		kvs = append(kvs, dualrun.AttrMismatchKind.String(kind.String()))
 	}
-	return telPoint(1, kvs...)
+	return telPoint(n, append(kvs, extra...)...)
 }
 
 func telCall(name string, primary dualrun.Side, compared bool, n int64) metricdata.DataPoint[int64] {
@@ -494,7 +532,7 @@ func telCases() []telCase {
 			shadow:         telOK(base),
 			cancelCaller:   true,
 			outcome:        dualrun.Aborted,
-			primaryErrType: "*errors.errorString",
+			primaryErrType: "canceled",
 		},
 	}
 }
@@ -534,7 +572,7 @@ func TestTelemetryComparisonsByOutcome(t *testing.T) {
 			t.Run(c.name+"/primary="+primary.String(), func(t *testing.T) {
 				h, name, exp := telRunCase(t, c, primary)
 				rm := h.collect(t)
-				telComparisons(t, rm, telComparison(name, primary, c.outcome, c.kind))
+				telComparisons(t, rm, name, telComparison(name, primary, c.outcome, c.kind))
 				telCalls(t, rm, telCall(name, primary, true, 1))
 				if s := exp.Stats(); s.Count(c.outcome) != 1 || s.Compared != 1 {
 					t.Errorf("Stats: %s = %d, compared = %d; want 1, 1 (%s)", c.outcome, s.Count(c.outcome), s.Compared, c.reason)
@@ -632,11 +670,10 @@ func TestTelemetryComparerPanicNotChargedToShadowSide(t *testing.T) {
 				}
 			}
 			reports := make(chan *dualrun.Report, 4)
-			c.opts = append(slices.Clip(c.opts), dualrun.WithPublisher(dualrun.PublisherFunc("capture",
-				func(_ context.Context, r *dualrun.Report) error {
+			c.opts = append(slices.Clip(c.opts), dualrun.WithPublisher(dualrun.NamePublisher("capture", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 					reports <- r
 					return nil
-				})))
+				}))))
 			h, name, exp := telRunCase(t, c, primary)
 			telAssertDurations(t, h.collect(t), name, false,
 				telDur{side: primary, role: "primary", count: 1},
@@ -678,9 +715,9 @@ func TestTelemetryCanceledPrimaryDurationWhenClockStands(t *testing.T) {
 				}
 				h, name, _ := telRunCase(t, c, primary)
 				rm := h.collect(t)
-				telComparisons(t, rm, telComparison(name, primary, dualrun.Aborted, dualrun.NoMismatch))
+				telComparisons(t, rm, name, telComparison(name, primary, dualrun.Aborted, dualrun.NoMismatch))
 				telAssertDurations(t, rm, name, true,
-					telDur{side: primary, role: "primary", errType: "*errors.errorString", count: 1, sum: 0},
+					telDur{side: primary, role: "primary", errType: "canceled", count: 1, sum: 0},
 					telDur{side: primary.Other(), role: "shadow", count: 1, sum: 0},
 				)
 			})
@@ -833,10 +870,10 @@ func TestTelemetryShed(t *testing.T) {
 			h := newTelHarness(t)
 			name := telName(t)
 			var reports atomic.Int64
-			pub := dualrun.PublisherFunc("count", func(context.Context, *dualrun.Report) error {
+			pub := dualrun.NamePublisher("count", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error {
 				reports.Add(1)
 				return nil
-			})
+			}))
 			exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(telPolicy(primary)),
 				dualrun.WithMaxInFlight(1), dualrun.WithPublisher(pub))...)
 
@@ -863,7 +900,7 @@ func TestTelemetryShed(t *testing.T) {
 			telShutdown(t, exp)
 
 			rm := h.collect(t)
-			telComparisons(t, rm,
+			telComparisons(t, rm, name,
 				telComparison(name, primary, dualrun.Match, dualrun.NoMismatch),
 				telComparison(name, primary, dualrun.Shed, dualrun.NoMismatch))
 			telCalls(t, rm, telCall(name, primary, true, 1), telCall(name, primary, false, 1))
@@ -939,7 +976,7 @@ func TestTelemetryTimeout(t *testing.T) {
 					telShutdown(t, exp)
 
 					rm := h.collect(t)
-					telComparisons(t, rm, telComparison(name, primary, dualrun.Timeout, dualrun.NoMismatch))
+					telComparisons(t, rm, name, telComparison(name, primary, dualrun.Timeout, dualrun.NoMismatch))
 					// The fake clock stands still except while everything
 					// waits: the primary took 0 s, the shadow exactly its
 					// timeout.
@@ -1024,7 +1061,7 @@ func TestTelemetryMismatchFields(t *testing.T) {
 		},
 		{
 			name:   "bounded_into_other",
-			reason: "WithMaxFields(2): the paths (sorted) beyond the first two fold into \"other\"",
+			reason: "WithMaxFields(2): the paths (sorted) beyond the first two fold into \"_OTHER\"",
 			run: func(t *testing.T, h *telHarness, name string) interface{ Stats() dualrun.Stats } {
 				exp := dualrun.New[telWide](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Candidate)),
 					dualrun.WithMaxFields(2))...)
@@ -1034,7 +1071,7 @@ func TestTelemetryMismatchFields(t *testing.T) {
 				telShutdown(t, exp)
 				return exp
 			},
-			want: []dualrun.FieldCount{{Path: ".A", Count: 1}, {Path: ".B", Count: 1}, {Path: "other", Count: 1}},
+			want: []dualrun.FieldCount{{Path: ".A", Count: 1}, {Path: ".B", Count: 1}, {Path: "_OTHER", Count: 1}},
 		},
 	}
 	for _, c := range cases {
@@ -1062,11 +1099,11 @@ func TestTelemetryReportsDropped(t *testing.T) {
 				name := telName(t)
 				entered := make(chan *dualrun.Report, 8)
 				release := make(chan struct{})
-				slow := dualrun.PublisherFunc("slow", func(_ context.Context, r *dualrun.Report) error {
+				slow := dualrun.NamePublisher("slow", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 					entered <- r
 					<-release
 					return nil
-				})
+				}))
 				exp := dualrun.New[telWide](name, h.with(dualrun.WithRollout(telPolicy(primary)),
 					dualrun.WithPublisher(slow), dualrun.WithReportQueue(1), dualrun.WithReportRate(0, 1))...)
 				const calls = 5
@@ -1108,20 +1145,28 @@ func TestTelemetryReportsDropped(t *testing.T) {
 func TestTelemetryShadowSpan(t *testing.T) {
 	cases := []struct {
 		name, reason string
+		linked       bool // WithLinkedShadowSpans
 		callerSpan   bool
 		primary      dualrun.Side
 		mismatch     bool
 	}{
-		{name: "linked_legacy_primary", reason: "a caller span is linked, never the parent", callerSpan: true, primary: dualrun.Legacy},
-		{name: "linked_candidate_primary", reason: "the same after cut-over", callerSpan: true, primary: dualrun.Candidate, mismatch: true},
-		{name: "no_caller_span", reason: "without a caller span there is nothing to link", primary: dualrun.Legacy, mismatch: true},
+		{name: "child_legacy_primary", reason: "by default the shadow span is a child of the caller's span", callerSpan: true, primary: dualrun.Legacy},
+		{name: "child_candidate_primary", reason: "the same after cut-over", callerSpan: true, primary: dualrun.Candidate, mismatch: true},
+		{name: "linked_legacy_primary", reason: "WithLinkedShadowSpans: a new root linked to the caller's span", linked: true, callerSpan: true, primary: dualrun.Legacy},
+		{name: "linked_candidate_primary", reason: "the same after cut-over", linked: true, callerSpan: true, primary: dualrun.Candidate, mismatch: true},
+		{name: "no_caller_span", reason: "without a caller span the shadow span is a root, with nothing to link", primary: dualrun.Legacy, mismatch: true},
 		{name: "no_caller_span_candidate_primary", reason: "the same after cut-over", primary: dualrun.Candidate},
+		{name: "no_caller_span_linked", reason: "the same in the linked mode", linked: true, primary: dualrun.Legacy},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newTelHarness(t)
 			name := telName(t)
-			exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(telPolicy(c.primary)))...)
+			opts := h.with(dualrun.WithRollout(telPolicy(c.primary)))
+			if c.linked {
+				opts = append(opts, dualrun.WithLinkedShadowSpans())
+			}
+			exp := dualrun.New[telQuote](name, opts...)
 
 			ctx := context.Background()
 			var caller trace.Span
@@ -1151,6 +1196,8 @@ func TestTelemetryShadowSpan(t *testing.T) {
 			}
 			telShutdown(t, exp)
 			if caller != nil {
+				// Ended after the shadow span started, so the
+				// dualrun.compared event is kept.
 				caller.End()
 			}
 			if primaryIsShadow.Load() {
@@ -1162,20 +1209,34 @@ func TestTelemetryShadowSpan(t *testing.T) {
 				t.Fatalf("got %d spans named %q, want 1", len(spans), "dualrun.shadow "+name)
 			}
 			s := spans[0]
-			if s.Parent().IsValid() {
-				t.Errorf("shadow span has parent %v, want a new root", s.Parent())
-			}
 			links := s.Links()
-			if c.callerSpan {
+			switch {
+			case !c.callerSpan:
+				if s.Parent().IsValid() || len(links) != 0 {
+					t.Errorf("shadow span parent %v, links %+v; want a root without links (%s)", s.Parent(), links, c.reason)
+				}
+			case c.linked:
 				callerSC := caller.SpanContext()
+				if s.Parent().IsValid() {
+					t.Errorf("shadow span has parent %v, want a new root (%s)", s.Parent(), c.reason)
+				}
 				if s.SpanContext().TraceID() == callerSC.TraceID() {
 					t.Error("shadow span is in the caller's trace, want a trace of its own")
 				}
 				if len(links) != 1 || !links[0].SpanContext.Equal(callerSC) {
 					t.Errorf("shadow span links = %+v, want exactly one, to the caller's span %v", links, callerSC)
 				}
-			} else if len(links) != 0 {
-				t.Errorf("shadow span links = %+v, want none without a caller span", links)
+			default:
+				callerSC := caller.SpanContext()
+				if !s.Parent().Equal(callerSC) {
+					t.Errorf("shadow span parent = %v, want the caller's span %v (%s)", s.Parent(), callerSC, c.reason)
+				}
+				if len(links) != 0 {
+					t.Errorf("shadow span links = %+v, want none for a child", links)
+				}
+			}
+			if c.callerSpan {
+				telAssertComparedEvent(t, h, name, c.primary, s.SpanContext())
 			}
 			attrs := telSpanAttrs(s)
 			wantOutcome := "match"
@@ -1203,6 +1264,44 @@ func TestTelemetryShadowSpan(t *testing.T) {
 	}
 }
 
+// telAssertComparedEvent asserts that the ended caller span "POST
+// /checkout" has exactly one dualrun.compared event, naming the experiment,
+// the primary and the shadow span.
+func telAssertComparedEvent(t *testing.T, h *telHarness, name string, primary dualrun.Side, shadow trace.SpanContext) {
+	t.Helper()
+	var callers []sdktrace.ReadOnlySpan
+	for _, s := range h.rec.Ended() {
+		if s.Name() == "POST /checkout" {
+			callers = append(callers, s)
+		}
+	}
+	if len(callers) != 1 {
+		t.Fatalf("got %d caller spans, want 1", len(callers))
+	}
+	var events []sdktrace.Event
+	for _, e := range callers[0].Events() {
+		if e.Name == dualrun.SpanEventCompared {
+			events = append(events, e)
+		}
+	}
+	if len(events) != 1 {
+		t.Fatalf("caller span has %d %s events, want 1", len(events), dualrun.SpanEventCompared)
+	}
+	got := make(map[attribute.Key]string)
+	for _, kv := range events[0].Attributes {
+		got[kv.Key] = kv.Value.Emit()
+	}
+	want := map[attribute.Key]string{
+		dualrun.AttrExperiment:    name,
+		dualrun.AttrPrimary:       primary.String(),
+		dualrun.AttrShadowTraceID: shadow.TraceID().String(),
+		dualrun.AttrShadowSpanID:  shadow.SpanID().String(),
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%s event attributes = %v, want %v", dualrun.SpanEventCompared, got, want)
+	}
+}
+
 func TestTelemetryReportContents(t *testing.T) {
 	const diffLimit = 128
 	cases := []struct {
@@ -1221,10 +1320,10 @@ func TestTelemetryReportContents(t *testing.T) {
 			h := newTelHarness(t)
 			name := telName(t)
 			reports := make(chan *dualrun.Report, 4)
-			pub := dualrun.PublisherFunc("capture", func(_ context.Context, r *dualrun.Report) error {
+			pub := dualrun.NamePublisher("capture", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 				reports <- r
 				return nil
-			})
+			}))
 			opts := h.with(dualrun.WithRollout(telPolicy(c.primary)), dualrun.WithPublisher(pub),
 				dualrun.WithDiffLimit(diffLimit))
 			if c.reportKeys {

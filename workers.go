@@ -104,6 +104,10 @@ func (w *workers) close() {
 	if !w.closed {
 		w.closed = true
 		close(w.tasks)
+		if w.reaper != nil {
+			w.reaper.Stop()
+			w.armed = false
+		}
 	}
 	w.mu.Unlock()
 }

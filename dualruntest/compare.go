@@ -2,13 +2,15 @@ package dualruntest
 
 import (
 	"context"
-	"fmt"
+	"reflect"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/dualrun/dualrun"
+	"github.com/dualrun/dualrun/internal/compare"
+	"github.com/dualrun/dualrun/internal/safe"
 )
 
 // Compare runs legacy, then candidate, synchronously on ctx and the calling
@@ -16,16 +18,23 @@ import (
 // table test still run) when they differ. It returns the legacy result, so a
 // test can go on checking it as before the migration.
 //
-// The results are compared exactly as a [dualrun.Experiment] with the same
-// comparison options compares them (see [Option]):
+// The results are compared by dualrun's own comparison engine, so exactly
+// as a [dualrun.Experiment] with the same comparison options compares them
+// (see [Option]):
 //
+//   - Every successful value goes through the [WithNormalizer] funcs first;
+//     what a failure prints is normalized.
 //   - Values are compared only when both sides succeeded: with == when T is
 //     comparable and holds no pointers, interfaces or floats and no cmp
 //     option is given, with cmp.Equal and the [WithCmpOptions] otherwise,
-//     or with the [WithComparer] func; after the [WithNormalizer] funcs.
+//     or with the [WithComparer] func.
 //   - Exactly one side erring is a failure; two errors are equivalent unless
 //     [WithErrorComparer] says otherwise.
 //   - A difference accepted by a [WithIgnore] rule is logged, not failed.
+//
+// One comparison may take a minute at most (production's default budget
+// is 250 ms: see [dualrun.WithCompareBudget]); beyond, or for values
+// nested deeper than 100,000 steps, the test fails saying so.
 //
 // Compare is stricter than production where production cannot be strict:
 // a panic in either side is recovered and fails t, naming the side and
@@ -54,20 +63,19 @@ import (
 func Compare[T any](t testing.TB, ctx context.Context, legacy, candidate dualrun.Func[T], opts ...Option) (T, error) {
 	t.Helper()
 	cfg := newConfig(opts)
-	ck := mustChecker[T](t, "Compare", cfg, legacy == nil, candidate == nil)
+	eng := mustEngine[T](t, "Compare", cfg, legacy == nil, candidate == nil)
 	name := cfg.caseName
 	if name == "" {
 		name = t.Name()
 	}
-	return compare(t, ctx, name, ck, legacy, candidate)
+	return runCase(t, ctx, name, eng, legacy, candidate)
 }
 
 // CompareEach runs [Compare] on each input, as a subtest of t: it is the
 // table-test form of Compare. Each subtest's context is its t.Context().
 //
 // Subtests are named by the [WithCaseName] func, or else by the input
-// formatted with %+v, cut to 48 bytes (inputs holding pointers print
-// addresses there: give such inputs a WithCaseName). The failure messages
+// printed as %+v does (pointers as &value), cut to 48 bytes. The failure messages
 // name the case by the subtest's name as go test prints it (spaces become
 // underscores, duplicates are numbered); [WithCase] is ignored. The other
 // options apply to every input.
@@ -91,12 +99,13 @@ func CompareEach[In, T any](t *testing.T, inputs []In, legacy, candidate func(co
 func compareEach[In, T any](t testing.TB, run func(name string, f func(testing.TB)), inputs []In, legacy, candidate func(context.Context, In) (T, error), opts []Option) {
 	t.Helper()
 	cfg := newConfig(opts)
-	ck := mustChecker[T](t, "CompareEach", cfg, legacy == nil, candidate == nil)
+	eng := mustEngine[T](t, "CompareEach", cfg, legacy == nil, candidate == nil)
 	nameOf := defaultCaseName[In]
 	if cfg.caseNamer != nil {
-		fn, err := typed[func(In) string]("WithCaseName", cfg.caseNamer)
-		if err != nil {
-			t.Fatalf("dualruntest: CompareEach: %v", err)
+		fn, ok := cfg.caseNamer.(func(In) string)
+		if !ok {
+			t.Fatalf("dualruntest: CompareEach: WithCaseName was given a %T, want %v",
+				cfg.caseNamer, reflect.TypeFor[func(In) string]())
 			return
 		}
 		nameOf = fn
@@ -112,15 +121,16 @@ func compareEach[In, T any](t testing.TB, run func(name string, f func(testing.T
 			// The subtest's own name, as "go test" prints it: spaces
 			// rewritten, duplicates numbered.
 			name := strings.TrimPrefix(sub.Name(), t.Name()+"/")
-			_, _ = compare(sub, sub.Context(), name, ck,
+			_, _ = runCase(sub, sub.Context(), name, eng,
 				func(ctx context.Context) (T, error) { return legacy(ctx, in) },
 				func(ctx context.Context) (T, error) { return candidate(ctx, in) })
 		})
 	}
 }
 
-// mustChecker builds the checker or fails t on a programmer error.
-func mustChecker[T any](t testing.TB, fn string, cfg config, nilLegacy, nilCandidate bool) *checker[T] {
+// mustEngine resolves the comparison for T, or fails t on a programmer
+// error.
+func mustEngine[T any](t testing.TB, fn string, cfg config, nilLegacy, nilCandidate bool) *compare.Comparer[T] {
 	t.Helper()
 	switch {
 	case nilLegacy:
@@ -128,38 +138,31 @@ func mustChecker[T any](t testing.TB, fn string, cfg config, nilLegacy, nilCandi
 	case nilCandidate:
 		t.Fatalf("dualruntest: %s: the candidate func is nil", fn)
 	}
-	ck, err := newChecker[T](cfg)
+	eng, err := compare.New[T](cfg.spec)
 	if err != nil {
 		t.Fatalf("dualruntest: %s: %v", fn, err)
 	}
-	return ck
+	return eng
 }
 
 const maxCaseName = 48
 
-// defaultCaseName formats in with %+v, cut at a rune boundary.
+// defaultCaseName prints in as %+v does (safely, see compare.Format), cut
+// to maxCaseName bytes at a rune boundary, "…" appended.
 func defaultCaseName[In any](in In) string {
-	s := fmt.Sprintf("%+v", in)
-	if len(s) <= maxCaseName {
-		return s
-	}
-	k := maxCaseName
-	for k > 0 && !utf8.RuneStart(s[k]) {
-		k--
-	}
-	return s[:k] + "…"
+	return compare.Format(in, maxCaseName+len("…"))
 }
 
-// compare runs both sides, reports what differs and returns the legacy
+// runCase runs both sides, reports what differs and returns the legacy
 // result.
-func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[T], legacy, candidate dualrun.Func[T]) (T, error) {
+func runCase[T any](t testing.TB, ctx context.Context, name string, eng *compare.Comparer[T], legacy, candidate dualrun.Func[T]) (T, error) {
 	t.Helper()
 	l := call(ctx, dualrun.Legacy, legacy)
 	c := call(dualrun.ShadowContext(ctx), dualrun.Candidate, candidate)
-	prefix := fmt.Sprintf("dualruntest: case %q: ", name)
+	prefix := "dualruntest: case " + strconv.Quote(name) + ": "
 	for _, p := range []*sidePanic{l.panicked, c.panicked} {
 		if p != nil {
-			t.Errorf("%s%s panicked: %v\n%s", prefix, p.side, p.value, p.stack)
+			t.Errorf("%s%v\n%s", prefix, p, p.stack)
 		}
 	}
 	if l.panicked != nil {
@@ -169,12 +172,13 @@ func compare[T any](t testing.TB, ctx context.Context, name string, ck *checker[
 	if c.panicked != nil {
 		return l.v, l.err
 	}
-	switch v := ck.check(l.v, l.err, c.v, c.err); v.kind {
-	case kindMatch:
-	case kindIgnored:
-		t.Logf("%sdifference accepted by a WithIgnore rule: %s", prefix, v.msg)
+	v := eng.Compare(l.v, l.err, c.v, c.err)
+	switch {
+	case v.Kind == compare.Match:
+	case v.Ignored:
+		t.Logf("%sdifference accepted by a WithIgnore rule: %s", prefix, explain(&v))
 	default:
-		t.Errorf("%s%s", prefix, v.msg)
+		t.Errorf("%s%s", prefix, explain(&v))
 	}
 	return l.v, l.err
 }
@@ -188,7 +192,9 @@ type sidePanic struct {
 
 // Error returns "legacy panicked: " or "candidate panicked: " and the panic
 // value.
-func (p *sidePanic) Error() string { return fmt.Sprintf("%s panicked: %v", p.side, p.value) }
+func (p *sidePanic) Error() string {
+	return p.side.String() + " panicked: " + safe.Text(p.value, diffLimit)
+}
 
 // Unwrap returns the panic value if it is an error.
 func (p *sidePanic) Unwrap() error {

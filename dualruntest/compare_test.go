@@ -258,7 +258,7 @@ func TestCompare(t *testing.T) {
 			},
 			errs: []want{{
 				"go-cmp cannot compare dualruntest_test.secretive: cannot handle unexported field",
-				"cmpopts.IgnoreUnexported(X{})", "cmp.AllowUnexported(X{})", "dualruntest.WithComparer",
+				"cmpopts.IgnoreUnexported(X{})", "cmp.AllowUnexported(X{})", "or decide equality with WithComparer (the dualruntest options",
 			}},
 		},
 		{

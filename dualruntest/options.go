@@ -1,28 +1,22 @@
 package dualruntest
 
 import (
-	"fmt"
-	"reflect"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dualrun/dualrun"
+	"github.com/dualrun/dualrun/internal/compare"
 )
 
 // config is the resolved configuration of one Compare or CompareEach call.
 // Options copy it by value, so applying one allocates nothing.
 type config struct {
-	caseName    string
-	caseNamer   any // func(In) string
-	cmpOpts     []cmp.Option
-	comparer    any   // func(legacy, candidate T) bool
-	normalizers []any // func(T) T
-	ignores     []any // func(legacy, candidate dualrun.Result[T]) bool
-	errEqual    func(legacy, candidate error) bool
+	caseName  string
+	caseNamer any // func(In) string
+	spec      compare.Spec
 }
 
 func newConfig(opts []Option) config {
-	var c config
+	c := config{spec: compare.Spec{Budget: testBudget}}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -43,6 +37,14 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
+// specOption is an option that edits the comparison's engine spec.
+func specOption(edit func(compare.Spec) compare.Spec) Option {
+	return optionFunc(func(c config) config {
+		c.spec = edit(c.spec)
+		return c
+	})
+}
+
 // WithCase names the case in failure messages. The default is t.Name(),
 // which is enough when each case runs as its own subtest; use WithCase when
 // a loop calls [Compare] several times in one test. [CompareEach] names its
@@ -55,7 +57,7 @@ func WithCase(name string) Option {
 }
 
 // WithCaseName makes [CompareEach] name the subtest of each input by fn(in)
-// instead of by the input formatted with %+v. The testing package rewrites
+// instead of by the input as printed by %+v. The testing package rewrites
 // spaces in subtest names to underscores and numbers duplicates. A nil fn is
 // ignored; [Compare] ignores this option. CompareEach fails the test if In
 // is not its input type.
@@ -74,10 +76,7 @@ func WithCaseName[In any](fn func(in In) string) Option {
 // [dualrun.WithCmpOptions]. Any cmp option makes the comparison use
 // cmp.Equal, even for types that == would compare.
 func WithCmpOptions(opts ...cmp.Option) Option {
-	return optionFunc(func(c config) config {
-		c.cmpOpts = append(append([]cmp.Option(nil), c.cmpOpts...), opts...)
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return s.WithCmpOptions(opts...) })
 }
 
 // WithComparer replaces the default equality of T with fn, called as
@@ -85,27 +84,17 @@ func WithCmpOptions(opts ...cmp.Option) Option {
 // diff of a failure still come from go-cmp. A nil fn is ignored. Compare
 // fails the test if T is not the type of the compared values.
 func WithComparer[T any](fn func(legacy, candidate T) bool) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.comparer = fn
-		}
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return compare.WithComparer(s, fn) })
 }
 
-// WithNormalizer adds fn, applied to both values before they are compared
-// and diffed, when both sides succeeded, as with [dualrun.WithNormalizer]:
-// clear volatile fields, round, redact. fn must return a modified copy and
-// leave its argument alone: the legacy value is also what Compare returns.
+// WithNormalizer adds fn, applied to every successful value before it is
+// compared and printed, as with [dualrun.WithNormalizer]: clear volatile
+// fields, round, redact. fn must return a modified copy and leave its
+// argument alone: the legacy value is also what Compare returns.
 // Normalizers run in the order given. A nil fn is ignored. Compare fails the
 // test if T is not the type of the compared values.
 func WithNormalizer[T any](fn func(T) T) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.normalizers = append(append([]any(nil), c.normalizers...), fn)
-		}
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return compare.WithNormalizer(s, fn) })
 }
 
 // WithIgnore adds an ignore rule, as with [dualrun.WithIgnore]: when the
@@ -114,12 +103,7 @@ func WithNormalizer[T any](fn func(T) T) Option {
 // instead of failing. A nil rule is ignored. Compare fails the test if T is
 // not the type of the compared values.
 func WithIgnore[T any](rule func(legacy, candidate dualrun.Result[T]) bool) Option {
-	return optionFunc(func(c config) config {
-		if rule != nil {
-			c.ignores = append(append([]any(nil), c.ignores...), rule)
-		}
-		return c
-	})
+	return specOption(func(s compare.Spec) compare.Spec { return compare.WithIgnore(s, rule) })
 }
 
 // WithErrorComparer decides whether two non-nil errors are equivalent, as
@@ -127,19 +111,5 @@ func WithIgnore[T any](rule func(legacy, candidate dualrun.Result[T]) bool) Opti
 // errors are compared by nil-ness only. [dualrun.ErrorMessagesEqual] and
 // [dualrun.ErrorsMatchTargets] fit here. A nil fn is ignored.
 func WithErrorComparer(fn func(legacy, candidate error) bool) Option {
-	return optionFunc(func(c config) config {
-		if fn != nil {
-			c.errEqual = fn
-		}
-		return c
-	})
-}
-
-// typed asserts a typed option's function to the type the call needs.
-func typed[F any](option string, fn any) (F, error) {
-	f, ok := fn.(F)
-	if !ok {
-		return f, fmt.Errorf("%s was given a %T, want %v", option, fn, reflect.TypeFor[F]())
-	}
-	return f, nil
+	return specOption(func(s compare.Spec) compare.Spec { return s.WithErrorComparer(fn) })
 }

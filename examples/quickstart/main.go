@@ -159,12 +159,12 @@ func price(carts []Cart) (result, error) {
 	)
 	// A Publisher gets Reports (mismatches, timeouts, panics) on a dualrun
 	// goroutine, deduplicated by set of differing paths and rate-limited.
-	keep := dualrun.PublisherFunc("keep", func(_ context.Context, r *dualrun.Report) error {
+	keep := dualrun.NamePublisher("keep", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 		mu.Lock()
 		defer mu.Unlock()
 		res.reports = append(res.reports, r)
 		return nil
-	})
+	}))
 	// One experiment per call site. dualrun.Run(ctx, legacy, candidate,
 	// dualrun.WithName("checkout.price")) is the one-line form; New keeps the
 	// experiment in hand, which suits hot paths and reading its Stats.

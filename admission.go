@@ -1,13 +1,15 @@
 package dualrun
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 )
+
+// This file is admission: who may start a shadow. Shadows are admitted,
+// never queued: a call takes a slot under its experiment's limit and under
+// the process-wide cap with two CAS loops, or is shed.
 
 // EnvDisableShadows is the environment variable that, set to a true value
 // ("1", "true", "yes", "on") when the process starts, turns every shadow off
@@ -38,6 +40,7 @@ func envTrue(v string) bool {
 // DisableShadows is the process-wide kill switch: from now on no experiment
 // starts a shadow. Calls go on running their primary side, which still
 // follows each experiment's rollout policy. Shadows already running finish.
+// [Experiment.PauseShadows] is the per-experiment switch.
 func DisableShadows() { shadowsOff.Store(true) }
 
 // EnableShadows undoes DisableShadows (and the environment variable).
@@ -47,7 +50,9 @@ func EnableShadows() { shadowsOff.Store(false) }
 func ShadowsEnabled() bool { return !shadowsOff.Load() }
 
 // SetProcessMaxInFlight sets the process-wide cap on running shadows across
-// all experiments (default 1,024). It panics if n < 1.
+// all experiments (default 1,024). An experiment's own limit
+// ([WithMaxInFlight]) above the cap is capped by it: Stats shows both and
+// the effective limit. It panics if n < 1.
 func SetProcessMaxInFlight(n int) {
 	if n < 1 {
 		panic("dualrun: SetProcessMaxInFlight(" + strconv.Itoa(n) + "): want at least 1")
@@ -57,6 +62,38 @@ func SetProcessMaxInFlight(n int) {
 
 // ProcessInFlight returns how many shadows are running in the process.
 func ProcessInFlight() int { return int(processSlots.Load()) }
+
+// acquire claims a shadow slot under the experiment's limit and the
+// process-wide cap, without locks. It reports false (shed) when either is
+// full, and closed when the experiment was shut down meanwhile.
+func (c *core) acquire() (ok, closed bool) {
+	limit := int64(c.cfg.maxInFlight)
+	for {
+		n := c.inflight.Load()
+		if n >= limit {
+			return false, false
+		}
+		if c.inflight.CompareAndSwap(n, n+1) {
+			break
+		}
+	}
+	if !acquireProcessSlot() {
+		c.inflight.Add(-1)
+		return false, false
+	}
+	if c.closed.Load() {
+		c.releaseSlot()
+		return false, true
+	}
+	c.pending.Add(1)
+	return true, false
+}
+
+func (c *core) releaseSlot() {
+	c.inflight.Add(-1)
+	releaseProcessSlot()
+	c.notifyIdle()
+}
 
 // acquireProcessSlot takes a slot under the process-wide cap, lock-free.
 func acquireProcessSlot() bool {
@@ -72,25 +109,3 @@ func acquireProcessSlot() bool {
 }
 
 func releaseProcessSlot() { processSlots.Add(-1) }
-
-// Shutdown shuts down every experiment made by [Run]: new calls run their
-// primary only, and it waits for running shadows and queued reports. It
-// returns ctx.Err() if some are still running when ctx ends, and the first
-// error otherwise. It is idempotent and safe against concurrent Run.
-// Experiments made by [New] are shut down by their own Shutdown.
-func Shutdown(ctx context.Context) error {
-	var errs []error
-	runExperiments.Range(func(_, v any) bool {
-		if err := v.(interface{ Shutdown(context.Context) error }).Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
-		return true
-	})
-	if len(errs) > 0 {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("dualrun: shutdown: %w", errs[0])
-	}
-	return nil
-}

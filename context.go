@@ -2,6 +2,7 @@ package dualrun
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -16,16 +17,44 @@ func IsShadow(ctx context.Context) bool {
 	return v
 }
 
-// ShadowContext returns a copy of ctx for which IsShadow reports true,
-// keeping ctx's values, deadline and cancellation. dualrun makes shadow
-// contexts itself; this is for tests and tools that run a candidate outside
-// an experiment (dualruntest does) and want code guarded by IsShadow to take
+// AsShadow returns a copy of ctx for which IsShadow reports true, keeping
+// ctx's values, deadline and cancellation. dualrun makes shadow contexts
+// itself; this is for tests and tools that run a candidate outside an
+// experiment (dualruntest does) and want code guarded by IsShadow to take
 // its shadow path.
-func ShadowContext(ctx context.Context) context.Context {
+func AsShadow(ctx context.Context) context.Context {
 	return context.WithValue(ctx, shadowKey{}, true)
 }
 
-// shadowContext is the shadow's context: the caller's values, none of its
+// ShadowContext is the former name of [AsShadow].
+//
+// Deprecated: use AsShadow; the name was easy to confuse with
+// [WithShadowContext].
+func ShadowContext(ctx context.Context) context.Context { return AsShadow(ctx) }
+
+type primaryKey struct{}
+
+// PrimaryResult returns, in the context of a shadow of an experiment with
+// [WithSequentialShadow], the primary's result: the shadow runs after the
+// primary returned, and may need its ids or idempotency keys (a dual write
+// applies to the second store what the first one assigned). It reports
+// false in any other context, or when T is not the experiment's type.
+func PrimaryResult[T any](ctx context.Context) (Result[T], bool) {
+	if ctx == nil {
+		return Result[T]{}, false
+	}
+	r, ok := ctx.Value(primaryKey{}).(*Result[T])
+	if !ok || r == nil {
+		return Result[T]{}, false
+	}
+	return *r, true
+}
+
+// errNilContext is the failure of a WithShadowContext hook that returned
+// nil.
+var errNilContext = errors.New("returned a nil context")
+
+// detachedContext is the shadow's context: the caller's values, none of its
 // cancellation, and a deadline of its own.
 //
 // A deadline context from the standard library costs a timer and several
@@ -34,10 +63,11 @@ func ShadowContext(ctx context.Context) context.Context {
 // deadline). Once made, Value delegates to it so that contexts derived from
 // the shadow context attach to its cancellation directly instead of starting
 // a propagation goroutine.
-type shadowContext struct {
+type detachedContext struct {
 	caller   context.Context
 	deadline mono
 	inner    atomic.Pointer[innerContext]
+	primary  any // *Result[T] of a sequential shadow
 }
 
 // cancelCtxKey is the key under which the context package finds a parent's
@@ -80,14 +110,14 @@ type innerContext struct {
 
 // init sets up a shadow context in place (it lives inside its call, to
 // save an allocation). The deadline is set before the shadow runs.
-func (c *shadowContext) init(caller context.Context) {
+func (c *detachedContext) init(caller context.Context) {
 	if cancelCtxKey == nil {
 		caller = context.WithoutCancel(caller)
 	}
 	c.caller = caller
 }
 
-func (c *shadowContext) materialize() *innerContext {
+func (c *detachedContext) materialize() *innerContext {
 	if in := c.inner.Load(); in != nil {
 		return in
 	}
@@ -102,17 +132,17 @@ func (c *shadowContext) materialize() *innerContext {
 
 // release cancels the lazily made deadline context, if any, freeing its
 // timer. It is called when the shadow function returns.
-func (c *shadowContext) release() {
+func (c *detachedContext) release() {
 	if in := c.inner.Load(); in != nil {
 		in.cancel()
 	}
 }
 
-func (c *shadowContext) Deadline() (time.Time, bool) { return timeOf(c.deadline), true }
+func (c *detachedContext) Deadline() (time.Time, bool) { return timeOf(c.deadline), true }
 
-func (c *shadowContext) Done() <-chan struct{} { return c.materialize().ctx.Done() }
+func (c *detachedContext) Done() <-chan struct{} { return c.materialize().ctx.Done() }
 
-func (c *shadowContext) Err() error {
+func (c *detachedContext) Err() error {
 	if in := c.inner.Load(); in != nil {
 		return in.ctx.Err()
 	}
@@ -122,9 +152,14 @@ func (c *shadowContext) Err() error {
 	return c.materialize().ctx.Err()
 }
 
-func (c *shadowContext) Value(key any) any {
-	if key == (shadowKey{}) {
+func (c *detachedContext) Value(key any) any {
+	switch key {
+	case shadowKey{}:
 		return true
+	case primaryKey{}:
+		if c.primary != nil {
+			return c.primary
+		}
 	}
 	if in := c.inner.Load(); in != nil {
 		return in.ctx.Value(key)
@@ -135,4 +170,4 @@ func (c *shadowContext) Value(key any) any {
 	return c.caller.Value(key)
 }
 
-func (c *shadowContext) String() string { return "dualrun.shadowContext" }
+func (c *detachedContext) String() string { return "dualrun.detachedContext" }

@@ -16,7 +16,7 @@ func TestCancelKeyProbe(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	var sc shadowContext
+	var sc detachedContext
 	sc.init(ctx)
 	sc.deadline = monoNow() + time.Hour
 	defer sc.release()

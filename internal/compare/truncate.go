@@ -1,25 +1,12 @@
-package cmppath
+package compare
 
 import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/google/go-cmp/cmp"
 )
 
-// defaultDiffLimit is used by Diff and Truncate when limit <= 0.
-const defaultDiffLimit = 4096
-
-// Diff is cmp.Diff behind recover, truncated to at most limit bytes (4096 if
-// limit <= 0). See Truncate for how the cut is made. If go-cmp panics, Diff
-// returns "" and a *PanicError.
-func Diff(x, y any, opts []cmp.Option, limit int) (d string, err error) {
-	defer catch(&err)
-	return truncate(cmp.Diff(x, y, opts...), limit), nil
-}
-
-// truncate returns s unchanged if len(s) <= limit (4096 if limit <= 0).
+// Truncate returns s unchanged if len(s) <= limit (4096 if limit <= 0).
 // Otherwise it keeps a prefix of s, cut at a line boundary if one lies in the
 // second half of the room available and at a rune boundary otherwise, and
 // appends the line
@@ -30,9 +17,9 @@ func Diff(x, y any, opts []cmp.Option, limit int) (d string, err error) {
 // line if the kept prefix does not already end with one. The result never
 // exceeds limit bytes; if limit is too small to hold the marker line, the
 // result is just the longest prefix of s that fits, cut at a rune boundary.
-func truncate(s string, limit int) string {
+func Truncate(s string, limit int) string {
 	if limit <= 0 {
-		limit = defaultDiffLimit
+		limit = defaultLimit
 	}
 	if len(s) <= limit {
 		return s
@@ -57,7 +44,7 @@ func truncate(s string, limit int) string {
 	return b.String()
 }
 
-// marker is the final line appended by truncate.
+// marker is the final line appended by Truncate.
 func marker(n int) string {
 	return "… (diff truncated: " + strconv.Itoa(n) + " more bytes)\n"
 }
