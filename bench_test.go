@@ -83,6 +83,37 @@ func BenchmarkUncompared(b *testing.B) {
 	}
 }
 
+// BenchmarkDecideUncompared is BenchmarkUncompared through the
+// decide-first API: Decide, then RunDecision.
+func BenchmarkDecideUncompared(b *testing.B) {
+	ctx := deepContext()
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
+	defer shutdown(b, exp)
+	dualrun.DisableShadows()
+	defer dualrun.EnableShadows()
+	b.ReportAllocs()
+	for b.Loop() {
+		d := exp.Decide(ctx)
+		sink, _ = exp.RunDecision(ctx, d, legacyBench, candidateBench)
+	}
+}
+
+// BenchmarkUncomparedLive is BenchmarkUncompared with a rollout.Live policy
+// (what flag sources feed) instead of a rollout.Static.
+func BenchmarkUncomparedLive(b *testing.B) {
+	ctx := deepContext()
+	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+		dualrun.WithRollout(rollout.NewLive(rollout.Static{Shadow: rollout.Percent(1)})))...)
+	defer shutdown(b, exp)
+	dualrun.DisableShadows()
+	defer dualrun.EnableShadows()
+	b.ReportAllocs()
+	for b.Loop() {
+		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
+	}
+}
+
 // BenchmarkMixed1Pct is Experiment.Run with rollout.Static at 1% shadow and
 // shadows on: 99% of calls take the uncompared path, 1% are compared, and
 // their shadow work shares the benchmark's CPUs.

@@ -70,10 +70,9 @@ type call[T any] struct {
 // run is the shadow side, on a worker goroutine.
 func (cl *call[T]) run() { cl.exp.shadow(cl, cl.fn) }
 
-// runCompared runs a compared call in the concurrent mode: the shadow is
-// handed to a worker first, then the primary runs on the caller's
-// goroutine.
-func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
+// begin admits a compared call: it claims a shadow slot and counts the
+// call, or counts it shed (nil: run the primary alone).
+func (e *Experiment[T]) begin(ctx context.Context, side Side, shadow Func[T]) *call[T] {
 	c := e.c
 	ok, closed := c.acquire()
 	if !ok {
@@ -81,14 +80,34 @@ func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, sha
 		if !closed {
 			c.shed(side)
 		}
-		return primary(ctx)
+		return nil
 	}
 	c.calls.Inc(int(side)<<1 | 1)
 	cl := &call[T]{callInfo: callInfo{caller: ctx, primary: side}, exp: e, fn: shadow}
 	cl.primaryWG.Add(1)
-	c.workers.submit(cl)
-	start := monoNow()
+	return cl
+}
 
+// returned notes the primary's result, which it returned start ago.
+func (cl *call[T]) returned(ctx context.Context, start mono, v T, err error) {
+	cl.pdur = monoNow() - start
+	cl.preturned = true
+	cl.pv, cl.perr = v, err
+	if err != nil && ctx.Err() != nil {
+		cl.aborted = true // the caller canceled: nothing fair to compare
+	}
+}
+
+// runCompared runs a compared call in the concurrent mode: the shadow is
+// handed to a worker first, then the primary runs on the caller's
+// goroutine.
+func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
+	cl := e.begin(ctx, side, shadow)
+	if cl == nil {
+		return primary(ctx)
+	}
+	e.c.workers.submit(cl)
+	start := monoNow()
 	normal := false
 	defer func() {
 		if !normal {
@@ -99,17 +118,46 @@ func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, sha
 		}
 	}()
 	v, err = primary(ctx)
-	cl.pdur = monoNow() - start
-	cl.preturned = true
-	cl.pv, cl.perr = v, err
-	if err != nil && ctx.Err() != nil {
-		cl.aborted = true // the caller canceled: nothing fair to compare
-	}
+	cl.returned(ctx, start, v, err)
 	normal = true
 	if e.clone != nil {
 		v = e.safeClone(cl, v, nil)
 	}
 	cl.primaryFinished()
+	return v, err
+}
+
+// runSequential runs a compared call in the sequential mode
+// (WithSequentialShadow): the primary runs first, on the caller's
+// goroutine; only once it returned normally is the shadow handed to a worker,
+// with the primary's result in its context ([PrimaryResult]).
+func (e *Experiment[T]) runSequential(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
+	cl := e.begin(ctx, side, shadow)
+	if cl == nil {
+		return primary(ctx)
+	}
+	c := e.c
+	start := monoNow()
+	normal := false
+	defer func() {
+		if !normal {
+			// The primary panicked or called Goexit: no shadow runs; the
+			// call is aborted and its slot released, on another goroutine:
+			// no dualrun work on the caller's while it unwinds.
+			cl.aborted = true
+			cl.primaryFinished()
+			go c.recordAbortedBeforeShadow(&cl.callInfo)
+		}
+	}()
+	v, err = primary(ctx)
+	cl.returned(ctx, start, v, err)
+	normal = true
+	cl.sctx.primary = &Result[T]{Value: v, Err: err}
+	if e.clone != nil {
+		v = e.safeClone(cl, v, func() { c.workers.submit(cl) })
+	}
+	cl.primaryFinished()
+	c.workers.submit(cl)
 	return v, err
 }
 
@@ -132,52 +180,6 @@ func (e *Experiment[T]) safeClone(cl *call[T], v T, then func()) T {
 		return v
 	}
 	return out
-}
-
-// runSequential runs a compared call in the sequential mode
-// (WithSequentialShadow): the primary runs first, on the caller's
-// goroutine; only once it returned normally is the shadow handed to a worker,
-// with the primary's result in its context ([PrimaryResult]).
-func (e *Experiment[T]) runSequential(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
-	c := e.c
-	ok, closed := c.acquire()
-	if !ok {
-		c.calls.Inc(int(side) << 1)
-		if !closed {
-			c.shed(side)
-		}
-		return primary(ctx)
-	}
-	c.calls.Inc(int(side)<<1 | 1)
-	cl := &call[T]{callInfo: callInfo{caller: ctx, primary: side}, exp: e, fn: shadow}
-	cl.primaryWG.Add(1)
-	start := monoNow()
-	normal := false
-	defer func() {
-		if !normal {
-			// The primary panicked or called Goexit: no shadow runs; the
-			// call is aborted and its slot released.
-			// No dualrun work on the caller's goroutine while it unwinds.
-			cl.aborted = true
-			cl.primaryFinished()
-			go c.recordAbortedBeforeShadow(&cl.callInfo)
-		}
-	}()
-	v, err = primary(ctx)
-	cl.pdur = monoNow() - start
-	cl.preturned = true
-	cl.pv, cl.perr = v, err
-	if err != nil && ctx.Err() != nil {
-		cl.aborted = true
-	}
-	normal = true
-	cl.sctx.primary = &Result[T]{Value: v, Err: err}
-	if e.clone != nil {
-		v = e.safeClone(cl, v, func() { c.workers.submit(cl) })
-	}
-	cl.primaryFinished()
-	c.workers.submit(cl)
-	return v, err
 }
 
 // shadow runs on a worker goroutine: it starts the shadow span, enters the
@@ -257,9 +259,11 @@ func (e *Experiment[T]) setup(cl *call[T], sc *detachedContext) {
 			cl.deadline, sc.deadline = dm, dm
 		}
 	}
-	c.deadlines.add(&cl.callInfo)
 	cl.callerSpan = trace.SpanContextFromContext(cl.caller)
 	cl.spanCtx, cl.span = c.tel.startSpan(sc, cl.callerSpan, cl.primary)
+	// Last: from here on the deadline timer may record the call, and reads
+	// what is set above.
+	c.deadlines.add(&cl.callInfo)
 }
 
 // addSat returns a + b, saturating instead of overflowing: a shadow timeout

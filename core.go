@@ -23,6 +23,7 @@ type core struct {
 	cfg       config
 	policy    rollout.Policy
 	static    *rollout.Static // policy, when it is a rollout.Static: called directly
+	live      *rollout.Live   // policy, when it is a *rollout.Live: called directly
 	observer  rollout.Observer
 	tel       *telemetry
 	calls     *stats.Striped // slot = primary<<1 | compared
@@ -79,8 +80,11 @@ func newCore(name string, cfg config) *core {
 	}
 	c.workers = newWorkers(func() int64 { return c.callCount(0, 1) + c.callCount(1, 1) })
 	c.observer, _ = cfg.policy.(rollout.Observer)
-	if s, ok := cfg.policy.(rollout.Static); ok {
-		c.static = &s
+	switch p := cfg.policy.(type) {
+	case rollout.Static:
+		c.static = &p
+	case *rollout.Live:
+		c.live = p
 	}
 	for s := range 2 {
 		c.labels[s] = pprof.WithLabels(context.Background(), pprof.Labels(
@@ -128,11 +132,15 @@ func (c *core) setPaused(paused bool) {
 	}
 }
 
-// decide asks the policy. The default (no policy) and rollout.Static are
-// called directly; any other policy goes through decideSafe.
+// decide asks the policy. The default (no policy), rollout.Static and
+// *rollout.Live cannot panic and are called directly; any other policy goes
+// through decideSafe.
 func (c *core) decide(ctx context.Context) Decision {
 	if c.static != nil {
 		return c.static.Decide(ctx, c.name)
+	}
+	if c.live != nil {
+		return c.live.Decide(ctx, c.name)
 	}
 	if c.policy == nil {
 		return Decision{Shadow: true}

@@ -88,10 +88,46 @@
 // asynchronously, rate-limited and deduplicated per experiment, through a
 // bounded queue that drops and counts rather than block.
 //
-// # Shutdown
+// # Lifecycle
 //
 // [Experiment.Shutdown] and the package-level [Shutdown] (for experiments
-// made by Run) stop new shadows and wait for running ones and queued
-// reports. Nothing of dualrun runs at rest: goroutine-leak checks in your
-// tests stay green.
+// made by Run, and the process-wide publishers) stop new shadows and wait
+// for running ones and queued reports; metrics and Stats stay until
+// [Experiment.Unregister] (or [Unregister] for a Run name) releases them.
+// [Experiment.PauseShadows] stops one experiment's shadows for a while. A
+// process holds at most [SetMaxExperiments] registered experiments (10,000
+// by default): names must be stable and few, never made from request data.
+// Nothing of dualrun runs at rest: goroutine-leak checks in your tests stay
+// green.
+//
+// # Hostile input
+//
+// Whatever the wrapped functions and the callbacks do, the caller's call is
+// unchanged and dualrun keeps its bounds: a nil context is
+// context.Background(); a shadow or callback that panics or calls
+// runtime.Goexit is recorded (outcome panic or error, cause kept for
+// errors.Is), never crashes the process, never leaks a slot or wedges a
+// queue; errors whose Error method panics and cyclic values are described
+// safely; a policy returning an invalid Side runs legacy only.
+//
+// # Extending dualrun
+//
+// The extension points are interfaces, each optional part named:
+//
+//   - [Publisher] receives Reports ([PublisherFunc] adapts a function);
+//     [NamedPublisher], [Flusher] and [Shutdowner] add a name and a
+//     lifecycle. Attach one to an experiment with [WithPublisher], or to
+//     every experiment of the process with [AddPublisher]. A [Report] has an
+//     ID, a JSON form ([Report.JSON], value-free unless asked) and a
+//     slog.LogValuer form.
+//   - rollout.Policy decides each call; rollout.Observer, when the policy
+//     also implements it, sees every finished comparison (guarded ramps use
+//     it). rollout.Static and rollout.Live are called without recover, any
+//     other policy behind it.
+//   - [Experiment.Decide] and [Experiment.RunDecision] split a call so an
+//     adapter (HTTP, gRPC) pays for what only compared calls need;
+//     [WithSequentialShadow] and [PrimaryResult] give the shadow the
+//     primary's result (dual writes).
+//   - Package dualruntest runs both sides synchronously in unit tests with
+//     the same comparison engine, and its Recorder collects Reports.
 package dualrun

@@ -104,12 +104,21 @@ func (e *Experiment[T]) ResumeShadows() { e.c.setPaused(false) }
 // A nil ctx is treated as context.Background(), for the policy, the shadow
 // and the primary alike.
 //
-// Run is Decide followed by RunDecision.
+// Run is [Experiment.Decide] followed by [Experiment.RunDecision].
 func (e *Experiment[T]) Run(ctx context.Context, legacy, candidate Func[T]) (T, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return e.RunDecision(ctx, e.c.decide(ctx), legacy, candidate)
+	c := e.c
+	d := c.decide(ctx) // a valid Side: decideSafe checks user policies
+	if !d.Shadow || !c.shadowsAllowed() {
+		c.calls.Inc(int(d.Primary) << 1)
+		if d.Primary == Candidate {
+			return candidate(ctx)
+		}
+		return legacy(ctx)
+	}
+	return e.compared(ctx, d.Primary, legacy, candidate)
 }
 
 // Decide asks the experiment's rollout policy about one call without running
@@ -140,29 +149,33 @@ func (e *Experiment[T]) Decide(ctx context.Context) Decision {
 // uncompared when shadows were paused, disabled or shut down meanwhile. A d
 // with a Primary other than Legacy or Candidate runs legacy, uncompared.
 func (e *Experiment[T]) RunDecision(ctx context.Context, d Decision, legacy, candidate Func[T]) (T, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	c := e.c
 	if d.Primary > Candidate {
 		d = Decision{}
 	}
-	primary := legacy
-	if d.Primary == Candidate {
-		primary = candidate
-	}
 	if !d.Shadow || !c.shadowsAllowed() {
 		c.calls.Inc(int(d.Primary) << 1)
-		return primary(ctx)
+		if d.Primary == Candidate {
+			return candidate(ctx)
+		}
+		return legacy(ctx)
 	}
-	if ctx == nil {
-		ctx = context.Background()
+	return e.compared(ctx, d.Primary, legacy, candidate)
+}
+
+// compared runs a call decided to be compared, in the experiment's mode.
+func (e *Experiment[T]) compared(ctx context.Context, side Side, legacy, candidate Func[T]) (T, error) {
+	primary, shadow := legacy, candidate
+	if side == Candidate {
+		primary, shadow = candidate, legacy
 	}
-	shadow := candidate
-	if d.Primary == Candidate {
-		shadow = legacy
+	if e.c.cfg.sequential {
+		return e.runSequential(ctx, side, primary, shadow)
 	}
-	if c.cfg.sequential {
-		return e.runSequential(ctx, d.Primary, primary, shadow)
-	}
-	return e.runCompared(ctx, d.Primary, primary, shadow)
+	return e.runCompared(ctx, side, primary, shadow)
 }
 
 // Run runs one call through the experiment named by WithName, making it on

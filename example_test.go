@@ -647,7 +647,7 @@ func ExampleWithMaxFields() {
 	_, _ = exp.Run(ctx, legacy, candidate)
 	_ = exp.Shutdown(ctx)
 	fmt.Println(exp.Stats().Fields)
-	// Output: [{.NetCents 1} {.ShippingCents 1} {other 1}]
+	// Output: [{.NetCents 1} {.ShippingCents 1} {_OTHER 1}]
 }
 
 func ExampleDisableShadows() {

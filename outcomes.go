@@ -3,6 +3,8 @@ package dualrun
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +57,7 @@ func (c *core) kindCount(primary, k int) int64    { return c.counts.kinds[primar
 type segment struct {
 	// attrs are the custom attributes, sorted by key; none for the base.
 	attrs []attribute.KeyValue
+	hash  uint64 // of attrs, as attrKey.sum
 	// counts are this set's outcomes when the experiment has custom
 	// attributes (without them the totals are the base's counts).
 	counts outcomeCounts
@@ -187,7 +190,7 @@ func (ss *segments) of(t *telemetry, caller context.Context) *segment {
 	var kvs []attribute.KeyValue
 	if err := safe.Call("WithMetricAttributes func", func() { kvs = t.attrsFn(caller) }, nil); err != nil {
 		reportOnce(&t.attrsFailed, fmtErr(t.name,
-			"WithMetricAttributes func failed; such calls are counted in dualrun.attributes=\"_OTHER\"", err))
+			"calls whose metric attributes cannot be had are counted in dualrun.attributes=\"_OTHER\"", err))
 		return ss.overflowSet(t)
 	}
 	var key attrKey
@@ -223,7 +226,8 @@ func (ss *segments) lookup(t *telemetry, key *attrKey) *segment {
 	if len(cur) >= MaxMetricAttributeSets {
 		return ss.overflowSetLocked(t)
 	}
-	s := newSegment(t, append([]attribute.KeyValue(nil), key.kv[:key.n]...))
+	s := newSegment(t, key.attrs())
+	s.hash = key.hash
 	next := append(cur[:len(cur):len(cur)], s)
 	ss.custom.Store(&next)
 	return s
@@ -242,12 +246,12 @@ func (ss *segments) overflowSetLocked(t *telemetry) *segment {
 // find returns the set among segs whose attributes are key's, or nil.
 func find(segs []*segment, key *attrKey) *segment {
 	for _, s := range segs {
-		if len(s.attrs) != key.n {
+		if s.hash != key.hash || len(s.attrs) != key.n {
 			continue
 		}
 		same := true
 		for i := range key.n {
-			if s.attrs[i] != key.kv[i] {
+			if s.attrs[i] != key.at(i) {
 				same = false
 				break
 			}
@@ -259,18 +263,29 @@ func find(segs []*segment, key *attrKey) *segment {
 	return nil
 }
 
-// attrKey is a custom attribute set in canonical form, built on the stack:
-// sorted by key, one value per key (the last given), reserved keys left
+// attrKey is a custom attribute set in canonical form, built on the stack
+// without copying the attributes: the indexes into the hook's slice of its
+// attributes sorted by key, one per key (the last given), reserved keys left
 // out.
 type attrKey struct {
-	n  int
-	kv [maxCustomAttrs]attribute.KeyValue
+	kvs  []attribute.KeyValue
+	idx  [maxCustomAttrs]uint8
+	n    int
+	hash uint64 // of the set, so that a lookup compares the sets only once
 }
+
+// attrSeed seeds attrKey.hash for the process.
+var attrSeed = maphash.MakeSeed()
+
+// at returns the i-th attribute of the canonical set.
+func (k *attrKey) at(i int) attribute.KeyValue { return k.kvs[k.idx[i]] }
 
 // set fills k from kvs. It returns why the set must go to the overflow set,
 // or "".
 func (k *attrKey) set(kvs []attribute.KeyValue) string {
-	for _, kv := range kvs {
+	k.kvs = kvs
+	for j := range kvs {
+		kv := &kvs[j]
 		if kv.Key == "" || kv.Key == AttrErrorType || strings.HasPrefix(string(kv.Key), "dualrun.") {
 			continue // reserved: the contract's own attributes
 		}
@@ -283,23 +298,68 @@ func (k *attrKey) set(kvs []attribute.KeyValue) string {
 		default:
 			return fmt.Sprintf("the value of %q is a %s; want a bool, int64, float64 or string", kv.Key, kv.Value.Type())
 		}
+		if j > 255 {
+			return fmt.Sprintf("more than %d attributes", maxCustomAttrs)
+		}
 		// Insert in key order; a key already there takes the new value.
 		i := 0
-		for i < k.n && k.kv[i].Key < kv.Key {
+		for i < k.n && kvs[k.idx[i]].Key < kv.Key {
 			i++
 		}
-		if i < k.n && k.kv[i].Key == kv.Key {
-			k.kv[i] = kv
+		if i < k.n && kvs[k.idx[i]].Key == kv.Key {
+			k.idx[i] = uint8(j)
 			continue
 		}
 		if k.n == maxCustomAttrs {
 			return fmt.Sprintf("more than %d attributes", maxCustomAttrs)
 		}
-		copy(k.kv[i+1:k.n+1], k.kv[i:k.n])
-		k.kv[i] = kv
+		copy(k.idx[i+1:k.n+1], k.idx[i:k.n])
+		k.idx[i] = uint8(j)
 		k.n++
 	}
+	k.sum()
 	return ""
+}
+
+// sum sets k.hash from the canonical attributes: the runtime's string hash
+// of each key and string value, mixed with the other values' bits.
+func (k *attrKey) sum() {
+	h := uint64(k.n)
+	for i := range k.n {
+		kv := &k.kvs[k.idx[i]]
+		h = mix(h, maphash.String(attrSeed, string(kv.Key)))
+		var bits uint64
+		switch kv.Value.Type() {
+		case attribute.STRING:
+			bits = maphash.String(attrSeed, kv.Value.AsString())
+		case attribute.BOOL:
+			if kv.Value.AsBool() {
+				bits = 1
+			}
+		case attribute.INT64:
+			bits = uint64(kv.Value.AsInt64())
+		case attribute.FLOAT64:
+			bits = math.Float64bits(kv.Value.AsFloat64())
+		}
+		h = mix(h, bits^uint64(kv.Value.Type())<<59)
+	}
+	k.hash = h
+}
+
+// mix folds x into the hash h.
+func mix(h, x uint64) uint64 {
+	h ^= x
+	h *= 0x9e3779b97f4a7c15
+	return h ^ h>>29
+}
+
+// attrs returns a copy of the canonical set, for a new segment.
+func (k *attrKey) attrs() []attribute.KeyValue {
+	out := make([]attribute.KeyValue, k.n)
+	for i := range k.n {
+		out[i] = k.at(i)
+	}
+	return out
 }
 
 // reportOnce passes err to otel.Handle the first time flag is set.

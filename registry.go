@@ -105,6 +105,46 @@ func AllStats() []Stats {
 	return out
 }
 
+// Handle is a view of a registered experiment that does not need its type
+// T, for tools that list and steer every experiment of the process (the
+// debug page). The zero Handle is not usable.
+type Handle struct{ c *core }
+
+// Experiments returns a Handle for every registered experiment, sorted by
+// name, then by registration order.
+func Experiments() []Handle {
+	registry.mu.Lock()
+	hs := make([]Handle, 0, len(registry.all))
+	for c := range registry.all {
+		hs = append(hs, Handle{c})
+	}
+	registry.mu.Unlock()
+	sort.Slice(hs, func(i, j int) bool {
+		if hs[i].c.name != hs[j].c.name {
+			return hs[i].c.name < hs[j].c.name
+		}
+		return hs[i].c.seq < hs[j].c.seq
+	})
+	return hs
+}
+
+// Name returns the experiment's name.
+func (h Handle) Name() string { return h.c.name }
+
+// ID returns a number unique to the experiment in the process (its
+// registration order), telling apart experiments made with the same name.
+func (h Handle) ID() uint64 { return h.c.seq }
+
+// Stats returns the experiment's statistics, as [Experiment.Stats].
+func (h Handle) Stats() Stats { return h.c.Stats() }
+
+// PauseShadows pauses the experiment's shadows, as
+// [Experiment.PauseShadows].
+func (h Handle) PauseShadows() { h.c.setPaused(true) }
+
+// ResumeShadows resumes them, as [Experiment.ResumeShadows].
+func (h Handle) ResumeShadows() { h.c.setPaused(false) }
+
 // StatsOf returns the statistics of the registered experiment with the given name
 // (the first one registered under it), for experiments made by Run, which
 // are not otherwise reachable.

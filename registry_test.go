@@ -276,3 +276,31 @@ func BenchmarkExperimentFootprint(b *testing.B) {
 	}
 	b.ReportMetric(total/float64(b.N), "bytes/experiment")
 }
+
+// TestExperimentsHandles: handles list registered experiments in order and
+// steer them without their type.
+func TestExperimentsHandles(t *testing.T) {
+	a := newExp[price](t)
+	b := newExp[string](t)
+	defer waitShutdown(t, a)
+	defer waitShutdown(t, b)
+	var found []dualrun.Handle
+	for _, h := range dualrun.Experiments() {
+		if h.Name() == a.Name() || h.Name() == b.Name() {
+			found = append(found, h)
+		}
+	}
+	if len(found) != 2 || found[0].Name() > found[1].Name() || found[0].ID() == found[1].ID() {
+		t.Fatalf("handles %v", found)
+	}
+	for _, h := range found {
+		h.PauseShadows()
+		if !h.Stats().Config.Paused {
+			t.Errorf("%s: not paused through its handle", h.Name())
+		}
+		h.ResumeShadows()
+	}
+	if !a.Decide(context.Background()).Shadow {
+		t.Error("a handle's ResumeShadows did not resume")
+	}
+}

@@ -36,10 +36,18 @@
 // The comparison options ([WithCmpOptions], [WithComparer],
 // [WithNormalizer], [WithIgnore], [WithErrorComparer]) take the same
 // functions as the dualrun options of the same name and mean the same
-// thing, and the comparison follows the same rules: a case passes here
-// exactly when a dualrun experiment with those options records it as match
-// or ignored (and neither side panics). Pass the same options to both, and
-// a test pins what production will count.
+// thing, and the comparison is made by the same engine as dualrun's (one
+// implementation of the rules, not a copy): a case passes here exactly when
+// a dualrun experiment with those options records it as match or ignored
+// (and neither side panics, and the comparison fits production's time
+// budget). Pass the same options to both, and a test pins what production
+// will count.
+//
+// # Checking Reports
+//
+// A [Recorder] is a [dualrun.Publisher] that keeps the Reports of an
+// experiment for a test to check; [Recorder.Wait] waits for them without
+// polling.
 //
 // # Stricter than production
 //

@@ -2,7 +2,7 @@
 // and in resources, when the candidate is much slower than legacy and when it
 // hangs. It runs on its own, in-process, with no network, and stops by itself.
 //
-// The run is split into three phases of equal length (-duration / 3), each
+// The run is split into four phases of equal length (-duration / 4), each
 // with -concurrency callers calling in a loop:
 //
 //	baseline  the legacy function called directly (about 100µs of work)
@@ -10,6 +10,11 @@
 //	          default options except WithMaxInFlight(64)
 //	hang      dualrun with a candidate that blocks until the program ends and
 //	          ignores its context, WithShadowTimeout(200ms)
+//	heavy     dualrun whose sides return equal but distinct large results
+//	          (a 1 MiB []byte and -heavy-items structs with floats, so
+//	          go-cmp walks every item): CPU-heavy comparisons at the
+//	          in-flight limit, the case where comparison work could
+//	          starve the callers
 //
 // Every call's caller-visible latency (time.Now around the call) goes into
 // a per-caller log-linear histogram. A sampler reads the goroutine count, the
@@ -27,7 +32,7 @@
 // workers for a short while), so that they are not counted in the next
 // phase; the text output says how long that took.
 //
-// -rounds N runs the phases N times in turn, each for -duration / (3 × N),
+// -rounds N runs the phases N times in turn, each for -duration / (4 × N),
 // and adds up each phase's slices: a change in the machine's load then
 // affects every phase alike. (RSS is the process's: with more than one round
 // a phase's start and end span the whole run. From the second round on, the
@@ -119,16 +124,18 @@ type options struct {
 	Legacy      string        `json:"legacy"`
 	Work        time.Duration `json:"work_ns"`
 	Rounds      int           `json:"rounds"`
+	HeavyItems  int           `json:"heavy_items"`
 	LogAbove    time.Duration `json:"-"`
 }
 
 func main() {
 	var o options
-	flag.DurationVar(&o.Duration, "duration", 20*time.Second, "total run time, split evenly over the 3 phases")
+	flag.DurationVar(&o.Duration, "duration", 20*time.Second, "total run time, split evenly over the 4 phases")
 	flag.IntVar(&o.Concurrency, "concurrency", 32, "callers calling in a loop")
 	flag.StringVar(&o.Legacy, "legacy", "spin", "legacy work: spin (calibrated busy loop) or sleep (time.Sleep)")
 	flag.DurationVar(&o.Work, "work", 100*time.Microsecond, "legacy work per call; the slow candidate takes 100× this")
-	flag.IntVar(&o.Rounds, "rounds", 1, "run the phases this many times in turn (baseline, slow, hang, baseline, ...),\n"+
+	flag.IntVar(&o.HeavyItems, "heavy-items", 20000, "items in each result of the heavy phase (go-cmp walks them all)")
+	flag.IntVar(&o.Rounds, "rounds", 1, "run the phases this many times in turn (baseline, slow, hang, heavy, baseline, ...),\n"+
 		"so that slow drifts in the machine's load affect every phase alike")
 	asJSON := flag.Bool("json", false, "print the results as JSON instead of text")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -258,8 +265,8 @@ type phase struct {
 // measured. Before returning it releases the hung candidates and shuts both
 // experiments down.
 func run(o options) (*report, error) {
-	if o.Duration <= 0 || o.Concurrency < 1 || o.Work <= 0 || o.Rounds < 1 {
-		return nil, fmt.Errorf("want a positive -duration, -concurrency, -work and -rounds")
+	if o.Duration <= 0 || o.Concurrency < 1 || o.Work <= 0 || o.Rounds < 1 || o.HeavyItems < 1 {
+		return nil, fmt.Errorf("want a positive -duration, -concurrency, -work, -rounds and -heavy-items")
 	}
 	rep := &report{Options: o, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), LoadStart: loadavg()}
 	var legacy dualrun.Func[uint64]
@@ -293,6 +300,11 @@ func run(o options) (*report, error) {
 	hang := dualrun.New[uint64]("soak.hang", dualrun.WithShadowTimeout(hangTimeout))
 	hangCandidate := func(context.Context) (uint64, error) { <-release; return want, nil }
 
+	heavy := dualrun.New[heavyResult]("soak.heavy")
+	heavyL, heavyC := newHeavy(o.HeavyItems), newHeavy(o.HeavyItems)
+	heavyLegacy := func(ctx context.Context) (heavyResult, error) { _, err := legacy(ctx); return heavyL, err }
+	heavyCandidate := func(ctx context.Context) (heavyResult, error) { _, err := legacy(ctx); return heavyC, err }
+
 	phases := []phase{
 		{name: "baseline", call: legacy},
 		{
@@ -302,6 +314,13 @@ func run(o options) (*report, error) {
 		{
 			name: "hang", inFlight: dualrun.DefaultMaxInFlight, stats: hang.Stats,
 			call: func(ctx context.Context) (uint64, error) { return hang.Run(ctx, legacy, hangCandidate) },
+		},
+		{
+			name: "heavy", inFlight: dualrun.DefaultMaxInFlight, stats: heavy.Stats,
+			call: func(ctx context.Context) (uint64, error) {
+				v, err := heavy.Run(ctx, heavyLegacy, heavyCandidate)
+				return uint64(len(v.Items)), err
+			},
 		},
 	}
 
@@ -335,12 +354,12 @@ func run(o options) (*report, error) {
 			smp.start()
 			elapsed[i] += measure(p.call, slice, hists, yield, logAbove)
 			r := smp.end()
-			if p.name == "slow" {
+			if p.name == "slow" || p.name == "heavy" {
 				// Let the slow shadows finish (they take 100 × work) and
 				// dualrun's idle shadow workers end, so that they do not
 				// run into the next phase.
 				t := time.Now()
-				for time.Since(t) < 5*time.Second && (slow.Stats().InFlight > 0 || runtime.NumGoroutine() > g0) {
+				for time.Since(t) < 5*time.Second && (p.stats().InFlight > 0 || runtime.NumGoroutine() > g0) {
 					time.Sleep(time.Millisecond)
 				}
 				settle[i] = max(settle[i], time.Since(t))
@@ -367,8 +386,8 @@ func run(o options) (*report, error) {
 	}
 	for _, r := range rep.Phases[1:] {
 		held := 0 // shadows of another phase that may still hold goroutines
-		if r.Name == "slow" && o.Rounds > 1 {
-			held = dualrun.DefaultMaxInFlight // the hung candidates, from the second round on
+		if r.Name == "heavy" || (r.Name == "slow" && o.Rounds > 1) {
+			held = dualrun.DefaultMaxInFlight // the hung candidates of the hang phase, until the end
 		}
 		rep.Verdicts = append(rep.Verdicts, judge(r, rep.Phases[0], o.Concurrency, held)...)
 	}
@@ -378,7 +397,7 @@ func run(o options) (*report, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	rep.Shutdown = "clean"
-	if err := errors.Join(slow.Shutdown(ctx), hang.Shutdown(ctx)); err != nil {
+	if err := errors.Join(slow.Shutdown(ctx), hang.Shutdown(ctx), heavy.Shutdown(ctx)); err != nil {
 		rep.Shutdown = err.Error()
 	}
 	rep.LoadEnd = loadavg()
@@ -486,9 +505,10 @@ func judge(r, base phaseResult, concurrency, held int) []verdict {
 
 func printReport(w io.Writer, rep *report) {
 	o := rep.Options
-	fmt.Fprintf(w, "dualrun soak: 3 phases of %v", o.Duration/3)
+	n := time.Duration(len(rep.Phases))
+	fmt.Fprintf(w, "dualrun soak: %d phases of %v", n, o.Duration/n)
 	if o.Rounds > 1 {
-		fmt.Fprintf(w, " (in %d rounds of %v each)", o.Rounds, o.Duration/time.Duration(3*o.Rounds))
+		fmt.Fprintf(w, " (in %d rounds of %v each)", o.Rounds, o.Duration/(n*time.Duration(o.Rounds)))
 	}
 	fmt.Fprintf(w, ", %d callers, GOMAXPROCS=%d, %s\n", o.Concurrency, rep.GOMAXPROCS, rep.GoVersion)
 	if o.Legacy == "spin" {
@@ -498,6 +518,7 @@ func printReport(w io.Writer, rep *report) {
 	}
 	fmt.Fprintf(w, "slow candidate: time.Sleep(%v), WithMaxInFlight(%d); hung candidate: blocks, WithShadowTimeout(%v)\n",
 		100*o.Work, slowInFlight, hangTimeout)
+	fmt.Fprintf(w, "heavy: both sides return equal 1 MiB + %d-item results, compared by go-cmp\n", o.HeavyItems)
 	fmt.Fprintf(w, "load average: %s at start, %s at end\n", rep.LoadStart, rep.LoadEnd)
 
 	fmt.Fprintln(w, "\nCALLER LATENCY (µs)")
@@ -616,3 +637,32 @@ func loadavg() string {
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 func mib(b uint64) float64       { return float64(b) / (1 << 20) }
+
+// heavyResult is the result of the heavy phase: large enough that
+// comparing two of them is real CPU work. The floats keep go-cmp from
+// taking dualrun's == fast path, so it walks every item; the byte slice
+// takes the engine's bytes.Equal fast path.
+type heavyResult struct {
+	Blob  []byte
+	Items []heavyItem
+}
+
+type heavyItem struct {
+	ID    int
+	SKU   string
+	Price float64
+	Qty   int
+}
+
+// newHeavy builds a heavyResult with n items; two calls build equal values
+// in distinct memory.
+func newHeavy(n int) heavyResult {
+	r := heavyResult{Blob: make([]byte, 1<<20), Items: make([]heavyItem, n)}
+	for i := range r.Blob {
+		r.Blob[i] = byte(i * 7)
+	}
+	for i := range r.Items {
+		r.Items[i] = heavyItem{ID: i, SKU: "sku-" + strconv.Itoa(i), Price: float64(i) / 4, Qty: i % 9}
+	}
+	return r
+}

@@ -18,19 +18,22 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // released). The latency targets themselves are not asserted: they are
 // measurements, and depend on the machine.
 func TestShortRun(t *testing.T) {
-	rep, err := run(options{Duration: 1500 * time.Millisecond, Concurrency: 4, Legacy: "spin", Work: 20 * time.Microsecond, Rounds: 1})
+	rep, err := run(options{Duration: 1500 * time.Millisecond, Concurrency: 4, Legacy: "spin", Work: 20 * time.Microsecond, Rounds: 1, HeavyItems: 2000})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if len(rep.Phases) != 3 {
-		t.Fatalf("got %d phases, want 3", len(rep.Phases))
+	if len(rep.Phases) != 4 {
+		t.Fatalf("got %d phases, want 4", len(rep.Phases))
 	}
 	for _, p := range rep.Phases {
 		if p.Calls == 0 || p.P50Us <= 0 || p.MaxUs < p.P99Us {
 			t.Errorf("phase %s: calls %d, p50 %vµs, p99 %vµs, max %vµs", p.Name, p.Calls, p.P50Us, p.P99Us, p.MaxUs)
 		}
 	}
-	slow, hang := rep.Phases[1], rep.Phases[2]
+	slow, hang, heavy := rep.Phases[1], rep.Phases[2], rep.Phases[3]
+	if heavy.Compared == 0 || heavy.Outcomes["match"] == 0 || heavy.Outcomes["mismatch"] != 0 || heavy.Outcomes["error"] != 0 {
+		t.Errorf("heavy phase: compared %d, outcomes %v; want matches only", heavy.Compared, heavy.Outcomes)
+	}
 	if slow.Compared == 0 || slow.Outcomes["match"] == 0 || slow.Outcomes["mismatch"] != 0 {
 		t.Errorf("slow phase: compared %d, outcomes %v; want matches only", slow.Compared, slow.Outcomes)
 	}
@@ -40,13 +43,13 @@ func TestShortRun(t *testing.T) {
 	if rep.Shutdown != "clean" {
 		t.Errorf("shutdown: %s", rep.Shutdown)
 	}
-	if len(rep.Verdicts) != 8 {
-		t.Errorf("got %d verdicts, want 4 targets × 2 phases", len(rep.Verdicts))
+	if len(rep.Verdicts) != 12 {
+		t.Errorf("got %d verdicts, want 4 targets × 3 phases", len(rep.Verdicts))
 	}
 
 	var text bytes.Buffer
 	printReport(&text, rep)
-	for _, want := range []string{"CALLER LATENCY", "baseline", "slow", "hang", "VERDICT", "targets met"} {
+	for _, want := range []string{"CALLER LATENCY", "baseline", "slow", "hang", "heavy", "VERDICT", "targets met"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())
 		}
@@ -61,15 +64,16 @@ func TestShortRun(t *testing.T) {
 			P50Us float64 `json:"p50_us"`
 		} `json:"phases"`
 	}
-	if err := json.Unmarshal(b, &back); err != nil || len(back.Phases) != 3 || back.Phases[0].Name != "baseline" {
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Phases) != 4 || back.Phases[0].Name != "baseline" {
 		t.Errorf("json round trip: %v, %+v", err, back)
 	}
 }
 
 func TestRejectsBadOptions(t *testing.T) {
 	for _, o := range []options{
-		{Duration: 0, Concurrency: 1, Legacy: "spin", Work: time.Microsecond, Rounds: 1},
-		{Duration: time.Second, Concurrency: 1, Legacy: "nap", Work: time.Microsecond, Rounds: 1},
+		{Duration: 0, Concurrency: 1, Legacy: "spin", Work: time.Microsecond, Rounds: 1, HeavyItems: 1},
+		{Duration: time.Second, Concurrency: 1, Legacy: "nap", Work: time.Microsecond, Rounds: 1, HeavyItems: 1},
+		{Duration: time.Second, Concurrency: 1, Legacy: "spin", Work: time.Microsecond, Rounds: 1},
 	} {
 		if _, err := run(o); err == nil {
 			t.Errorf("run(%+v) = nil error", o)
