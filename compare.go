@@ -41,16 +41,14 @@ type Result[T any] = compare.Result[T]
 // Byte slices and arrays are compared as a whole with bytes.Equal (go-cmp
 // alone takes seconds on a few megabytes): options on single bytes, such
 // as a cmp.Comparer for byte, do not apply to them.
-func WithCmpOptions(opts ...cmp.Option) Option {
-	return specOption(func(s compare.Spec) compare.Spec { return s.WithCmpOptions(opts...) })
-}
+func WithCmpOptions(opts ...cmp.Option) Option { return specOption(compare.CmpOptions(opts...)) }
 
 // WithComparer replaces the default equality of T with fn, which is called
 // as fn(legacy, candidate) whichever side was primary. A panic in fn is
 // recovered and recorded as outcome error. A nil fn is ignored. New panics if
 // T does not match the experiment's type.
 func WithComparer[T any](fn func(legacy, candidate T) bool) Option {
-	return specOption(func(s compare.Spec) compare.Spec { return compare.WithComparer(s, fn) })
+	return specOption(compare.EqualFunc(fn))
 }
 
 // WithNormalizer adds fn, applied to every successful value before it is
@@ -58,9 +56,7 @@ func WithComparer[T any](fn func(legacy, candidate T) bool) Option {
 // volatile fields, round, redact. Values are shared with the caller, so fn
 // must return a modified copy and never change its argument. Normalizers
 // run in the order given; a panic in one is outcome error.
-func WithNormalizer[T any](fn func(T) T) Option {
-	return specOption(func(s compare.Spec) compare.Spec { return compare.WithNormalizer(s, fn) })
-}
+func WithNormalizer[T any](fn func(T) T) Option { return specOption(compare.Normalizer(fn)) }
 
 // WithIgnore adds an ignore rule. When the sides differ and any rule returns
 // true for the raw (not normalized) results, the call is recorded as
@@ -68,14 +64,14 @@ func WithNormalizer[T any](fn func(T) T) Option {
 // denominator, but not as a mismatch. Use it for known, accepted
 // differences. A nil rule is ignored.
 func WithIgnore[T any](rule func(legacy, candidate Result[T]) bool) Option {
-	return specOption(func(s compare.Spec) compare.Spec { return compare.WithIgnore(s, rule) })
+	return specOption(compare.Ignore(rule))
 }
 
 // WithErrorComparer decides whether two non-nil errors are equivalent. By
 // default any two non-nil errors are (errors are compared by nil-ness only).
 // See [ErrorMessagesEqual] and [ErrorsMatchTargets].
 func WithErrorComparer(fn func(legacy, candidate error) bool) Option {
-	return specOption(func(s compare.Spec) compare.Spec { return s.WithErrorComparer(fn) })
+	return specOption(compare.ErrorComparer(fn))
 }
 
 // WithCompareBudget bounds the time of one comparison: the equality check,
@@ -127,7 +123,7 @@ func specOf(c config) compare.Spec {
 }
 
 // specOption is an option that edits the comparison part of the config.
-func specOption(edit func(compare.Spec) compare.Spec) Option {
+func specOption(edit compare.Edit) Option {
 	return optionFunc(func(c config) config {
 		s := edit(specOf(c))
 		c.cmpOpts, c.comparer, c.normalizers, c.ignores, c.errEqual = s.CmpOpts, s.Comparer, s.Normalizers, s.Ignores, s.ErrEqual

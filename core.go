@@ -258,6 +258,7 @@ type record struct {
 	primary   Side
 	durations [2]time.Duration // by side; 0 = did not finish
 	errs      [2]error         // by side
+	errTypes  [2]string        // by side: error.type, set by recordCall
 	finished  [2]bool
 	cbErr     error // a user callback's failure (outcome error)
 	paths     []string

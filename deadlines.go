@@ -116,7 +116,23 @@ func (q *deadlineQueue) fire() {
 		q.arm(q.head.deadline)
 	}
 	q.mu.Unlock()
-	for _, ci := range expired {
+	expireAll(expired)
+}
+
+// expireAll expires calls in order. Recording a timeout runs user code (a
+// policy observer, a metric-attributes hook); if one calls runtime.Goexit,
+// this goroutine ends once that call is recorded, and a new one expires the
+// rest, so that no expired call is left unrecorded.
+func expireAll(calls []*callInfo) {
+	next := 0
+	defer func() {
+		if next < len(calls) {
+			go expireAll(calls[next:])
+		}
+	}()
+	for next < len(calls) {
+		ci := calls[next]
+		next++
 		ci.self.expire()
 	}
 }

@@ -73,9 +73,11 @@
 //
 // Metrics (scope [ScopeName]): dualrun.calls, dualrun.comparisons,
 // dualrun.call.duration, dualrun.shadow.inflight, dualrun.mismatch.fields and
-// dualrun.reports.dropped; spans "dualrun.shadow <experiment>", a new trace
-// root linked to the caller's span, with a dualrun.mismatch event on
-// mismatches. Providers come from [WithMeterProvider] and
+// dualrun.reports.dropped. Spans "dualrun.shadow <experiment>" are children
+// of the caller's span, so they follow its sampling decision
+// ([WithLinkedShadowSpans] makes them linked roots instead); the caller's
+// span gets a dualrun.compared event, and a mismatch adds a dualrun.mismatch
+// event to the shadow's. Providers come from [WithMeterProvider] and
 // [WithTracerProvider], defaulting to the globals; dualrun imports the OTel
 // API only. The same numbers are kept in process: [Experiment.Stats] and
 // [AllStats]. Shadow goroutines carry the pprof labels dualrun.experiment

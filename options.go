@@ -35,7 +35,7 @@ const (
 	// DefaultDiffLimit caps the size of a Report's diff (WithDiffLimit).
 	DefaultDiffLimit = 4 << 10
 	// DefaultMaxFields caps the distinct differing paths tracked per
-	// experiment (WithMaxFields); beyond it paths fold into "other".
+	// experiment (WithMaxFields); beyond it paths fold into "_OTHER".
 	DefaultMaxFields = 64
 	// DefaultMaxErrorTypes caps the distinct error.type values per
 	// experiment; beyond it they fold into "_OTHER".
@@ -301,7 +301,7 @@ func WithDiffLimit(n int) Option {
 
 // WithMaxFields caps the distinct differing paths tracked (in Stats and the
 // dualrun.mismatch.fields metric) for this experiment; further paths are
-// counted as "other". It panics if n < 1.
+// counted as "_OTHER". It panics if n < 1.
 func WithMaxFields(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("dualrun: WithMaxFields(%d): want at least 1", n))

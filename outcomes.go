@@ -183,7 +183,7 @@ func (ss *segments) overflowSet(t *telemetry) *segment {
 // of runs the metric-attributes hook with the caller's context and returns
 // the set of its attributes. A runtime.Goexit in the hook is not stopped
 // here: recordCall finishes the record while the goroutine unwinds.
-func (ss *segments) of(t *telemetry, caller context.Context) *segment {
+func (ss *segments) of(caller context.Context, t *telemetry) *segment {
 	if caller == nil {
 		caller = context.Background()
 	}

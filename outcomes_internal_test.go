@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 )
 
 // The custom attribute sets of WithMetricAttributes are built once: after
@@ -52,14 +53,14 @@ func TestMetricAttributesLookupAllocatesNothing(t *testing.T) {
 	}
 	// Make every set once.
 	for tenant := range tenantAttrs {
-		tel.segs.of(tel, context.WithValue(context.Background(), tenantKey{}, tenant))
+		tel.segs.of(context.WithValue(context.Background(), tenantKey{}, tenant), tel)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.WithValue(context.Background(), tenantKey{}, c.tenant)
-			first := tel.segs.of(tel, ctx)
+			first := tel.segs.of(ctx, tel)
 			allocs := testing.AllocsPerRun(100, func() {
-				if tel.segs.of(tel, ctx) != first {
+				if tel.segs.of(ctx, tel) != first {
 					t.Fatal("a known set was made again")
 				}
 			})
@@ -73,12 +74,12 @@ func TestMetricAttributesLookupAllocatesNothing(t *testing.T) {
 func BenchmarkMetricAttributesLookup(b *testing.B) {
 	tel := newAttrsTelemetry(b)
 	for tenant := range tenantAttrs {
-		tel.segs.of(tel, context.WithValue(context.Background(), tenantKey{}, tenant))
+		tel.segs.of(context.WithValue(context.Background(), tenantKey{}, tenant), tel)
 	}
 	ctx := context.WithValue(context.Background(), tenantKey{}, fmt.Sprintf("tenant-%02d", MaxMetricAttributeSets-1))
 	b.ReportAllocs()
 	for b.Loop() {
-		tel.segs.of(tel, ctx)
+		tel.segs.of(ctx, tel)
 	}
 }
 
@@ -92,4 +93,15 @@ func BenchmarkMetricAttributesNewSet(b *testing.B) {
 		kvs := append([]attribute.KeyValue{tel.expAttr, AttrSide.String("legacy"), AttrRole.String("primary")}, tenantHook(ctx)...)
 		_ = attribute.NewSet(kvs...)
 	}
+}
+
+// BenchmarkComparedDrainedSDKMetricAttributes is BenchmarkComparedDrainedSDK
+// with a WithMetricAttributes hook: compare the two in one run for the cost
+// of custom attributes on a compared call.
+func BenchmarkComparedDrainedSDKMetricAttributes(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	attrs := tenantAttrs["tenant-03"]
+	benchDrained(b, true, WithMeterProvider(mp), WithTracerProvider(tracenoop.NewTracerProvider()),
+		WithMetricAttributes(func(context.Context) []attribute.KeyValue { return attrs }))
 }

@@ -336,8 +336,10 @@ func assertAttrSets(t *testing.T, rm metricdata.ResourceMetrics, name string, se
 			continue
 		}
 		for _, role := range []struct{ side, role string }{{"legacy", "primary"}, {"candidate", "shadow"}} {
-			kvs := append([]attribute.KeyValue{dualrun.AttrExperiment.String(name),
-				dualrun.AttrSide.String(role.side), dualrun.AttrRole.String(role.role)}, s.attrs...)
+			kvs := append([]attribute.KeyValue{
+				dualrun.AttrExperiment.String(name),
+				dualrun.AttrSide.String(role.side), dualrun.AttrRole.String(role.role),
+			}, s.attrs...)
 			set := attribute.NewSet(kvs...)
 			wantDur[set.Encoded(attribute.DefaultEncoder())] = n
 		}

@@ -78,7 +78,8 @@ type Report struct {
 	// values, from legacy (-) to candidate (+).
 	Diff string
 	// CallerSpan is the span context of the caller; ShadowSpan that of the
-	// shadow's own root span, linked to CallerSpan.
+	// shadow's span: a child of the caller's span, or with
+	// WithLinkedShadowSpans a new root linked to it.
 	CallerSpan trace.SpanContext
 	ShadowSpan trace.SpanContext
 	// Key is the bucketing key of the call, only with WithReportKeys.
@@ -111,7 +112,7 @@ func (r *Report) String() string {
 // report rate-limits, deduplicates, builds and queues a Report.
 func (c *core) report(r *record) {
 	now := time.Now()
-	ltyp, ctyp := errorType(r.errs[Legacy]), errorType(r.errs[Candidate])
+	ltyp, ctyp := r.errTypes[Legacy], r.errTypes[Candidate]
 	sig := signature(r, ltyp, ctyp)
 	if !c.dedup.admit(now, sig, c.cfg.reportDedup, c.limiter) {
 		c.reportsSuppressed.Add(1)

@@ -117,18 +117,27 @@ var (
 	roleNames = [2]string{"primary", "shadow"}
 )
 
-// WithErrorClassifier sets fn to name the error.type of a side's error,
-// for errors that are not a known sentinel: fn runs after the checks for
-// "timeout" (context.DeadlineExceeded, a shadow timeout), "canceled"
-// (context.Canceled) and "panic" (a recovered shadow panic), and before the
-// default, the Go type of the innermost error that is more than a wrapper
-// (such as "*fs.PathError"; see [WithMetricAttributes] for the metrics it
-// lands on). Return a short, low-cardinality name such as "not_found" or
-// "upstream_5xx", or "" to fall through to the default. Names beyond
-// DefaultMaxErrorTypes per experiment are recorded as "_OTHER", and so is
-// an error for which fn panics (reported once through otel.Handle). fn runs
-// on the shadow goroutine, once per erring side of a compared call, and
-// must be safe for concurrent use. A nil fn is ignored.
+// WithErrorClassifier sets fn to name the error.type of a side's error, the
+// attribute of dualrun.call.duration, of the shadow span and of its
+// dualrun.mismatch event. error.type is, in this order:
+//
+//   - a known sentinel, found anywhere in the error's tree: "timeout" (the
+//     shadow's deadline, or anything that is context.DeadlineExceeded),
+//     "canceled" (context.Canceled) or "panic" (a recovered shadow panic);
+//   - fn's name for the error, if fn returns one: a short, low-cardinality
+//     name such as "not_found" or "upstream_5xx" (cut to 128 bytes);
+//   - otherwise the Go type, as %T prints it, of the innermost error that
+//     is more than a wrapper, such as "*fs.PathError" for
+//     fmt.Errorf("load: %w", pathErr). Wrappers are fmt.Errorf's and
+//     errors.Join's types, [CallbackError], and by convention unexported
+//     types named wrap…, with…, join… or multi… that have an Unwrap method
+//     (pkg/errors' withStack, x/xerrors' wrapError).
+//
+// An error for which fn panics is "_OTHER", and the first such panic is
+// reported through otel.Handle. Distinct names beyond DefaultMaxErrorTypes
+// per experiment are recorded as "_OTHER"; the sentinels always keep their
+// names. fn runs on a dualrun goroutine, at most once per erring side of a
+// compared call, and must be safe for concurrent use. A nil fn is ignored.
 func WithErrorClassifier(fn func(error) string) Option {
 	return optionFunc(func(c config) config {
 		if fn != nil {
@@ -166,9 +175,12 @@ const (
 // WithMetricAttributes adds attributes of your own, such as an input segment
 // (country, tenant tier), to dualrun.comparisons and dualrun.call.duration,
 // as otelhttp's WithMetricAttributesFn does. fn is called once per compared
-// call with the caller's context (the one given to Run), on the shadow
-// goroutine as the comparison is recorded, never on the caller's goroutine;
-// it must be quick, safe for concurrent use, and keep the cardinality low.
+// call with the caller's context (the one given to Run, possibly done by
+// then: read its values only), when the comparison is recorded: on the
+// shadow's goroutine, or for a timeout on the experiment's deadline timer,
+// never on the caller's goroutine. It must be quick (a slow fn delays the
+// experiment's other timeouts), safe for concurrent use, and keep the
+// cardinality low.
 //
 // Bounds: at most MaxMetricAttributeSets distinct sets per experiment and 8
 // attributes per set, with bool, int64, float64 or string values (strings
@@ -354,8 +366,10 @@ func (t *telemetry) durationOpts(seg *segment, side Side, role int, typ string) 
 	if o, ok := t.errOpts[k]; ok {
 		return o
 	}
-	kvs := append([]attribute.KeyValue{t.expAttr, AttrSide.String(sideNames[side]),
-		AttrRole.String(roleNames[role]), AttrErrorType.String(typ)}, seg.attrs...)
+	kvs := append([]attribute.KeyValue{
+		t.expAttr, AttrSide.String(sideNames[side]),
+		AttrRole.String(roleNames[role]), AttrErrorType.String(typ),
+	}, seg.attrs...)
 	o := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
 	t.errOpts[k] = o
 	return o
@@ -445,6 +459,7 @@ func (t *telemetry) recordCall(c *core, r *record) {
 		}
 		v := recover()
 		ct.fallback(t)
+		r.keepErrTypes(&ct)
 		t.emit(c, r, &ct)
 		if v != nil {
 			// Not user code: dualrun's own bug. Keep the process alive and
@@ -460,13 +475,24 @@ func (t *telemetry) recordCall(c *core, r *record) {
 	}()
 	t.resolve(r, &ct)
 	resolved = true
+	r.keepErrTypes(&ct)
 	t.emit(c, r, &ct)
+}
+
+// keepErrTypes keeps the sides' error.type values for the Report, which
+// then names errors exactly as the metrics do.
+func (r *record) keepErrTypes(ct *callTelemetry) {
+	for s := range 2 {
+		if r.errs[s] != nil {
+			r.errTypes[s] = ct.errTypes[s]
+		}
+	}
 }
 
 // resolve runs the user code recording needs.
 func (t *telemetry) resolve(r *record, ct *callTelemetry) {
 	if t.attrsFn != nil {
-		ct.seg = t.segs.of(t, r.call.caller)
+		ct.seg = t.segs.of(r.call.caller, t)
 	} else {
 		ct.seg = t.segs.base
 	}
@@ -636,20 +662,6 @@ const (
 // Unwrap chains can be cyclic or absurdly long, and errors.Is would loop
 // for ever on a cycle.
 const maxErrorNodes = 64
-
-// errorType returns the error.type of err without a classifier and without
-// the per-experiment cap: "" for nil, else a sentinel or a Go type name
-// (see inspectError).
-func errorType(err error) string {
-	if err == nil {
-		return ""
-	}
-	sentinel, typ := inspectError(err)
-	if sentinel != "" {
-		return sentinel
-	}
-	return typ
-}
 
 // inspectError walks the tree of err (Unwrap() error and Unwrap() []error,
 // depth first, as errors.Is and errors.As do, over at most maxErrorNodes

@@ -187,7 +187,7 @@ func mismatchEvent(t *testing.T, s sdktrace.ReadOnlySpan) map[attribute.Key]stri
 		}
 		out = make(map[attribute.Key]string)
 		for _, kv := range e.Attributes {
-			out[kv.Key] = kv.Value.Emit()
+			out[kv.Key] = kv.Value.String()
 		}
 	}
 	if out == nil {
@@ -208,9 +208,11 @@ func TestErrorTypeMismatchEvent(t *testing.T) {
 	}{
 		{name: "value", reason: "no side erred: the paths, no error attributes", kind: "value", wantPathsField: true},
 		{name: "legacy_erred", reason: "the legacy side failed", legacy: fmt.Errorf("load: %w", &NotFoundError{}), kind: "error", erred: "legacy", legacyType: "*dualrun_test.NotFoundError"},
-		{name: "both_erred", reason: "both failed, differently", legacy: io.EOF, cand: context.Canceled,
+		{
+			name: "both_erred", reason: "both failed, differently", legacy: io.EOF, cand: context.Canceled,
 			opts: []dualrun.Option{dualrun.WithErrorComparer(dualrun.ErrorMessagesEqual)},
-			kind: "errors_differ", erred: "both", legacyType: "*errors.errorString", candidateType: "canceled"},
+			kind: "errors_differ", erred: "both", legacyType: "*errors.errorString", candidateType: "canceled",
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

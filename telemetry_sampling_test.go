@@ -45,8 +45,10 @@ func samplingRunBubble(t *testing.T, opts ...dualrun.Option) (name string, reque
 		}
 	})
 	name = telName(t)
-	exp := dualrun.New[telWide](name, append([]dualrun.Option{dualrun.WithTracerProvider(tp),
-		dualrun.WithRollout(telPolicy(dualrun.Legacy))}, opts...)...)
+	exp := dualrun.New[telWide](name, append([]dualrun.Option{
+		dualrun.WithTracerProvider(tp),
+		dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+	}, opts...)...)
 	tracer := tp.Tracer("service")
 	for range sampledRequests {
 		ctx, req := tracer.Start(context.Background(), "GET /price")

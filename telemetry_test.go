@@ -25,8 +25,8 @@ import (
 	"github.com/dualrun/dualrun/rollout"
 )
 
-// These tests assert the telemetry contract of DESIGN.md ("Telemetry
-// contract") through the real OpenTelemetry SDK: a ManualReader for metrics
+// These tests assert the telemetry contract (the README's telemetry
+// reference) through the real OpenTelemetry SDK: a ManualReader for metrics
 // and a SpanRecorder for spans, both passed in with options. Every test makes
 // its own providers and a fresh experiment name, because experiments are
 // registered process-wide and live until the process ends.
@@ -671,9 +671,9 @@ func TestTelemetryComparerPanicNotChargedToShadowSide(t *testing.T) {
 			}
 			reports := make(chan *dualrun.Report, 4)
 			c.opts = append(slices.Clip(c.opts), dualrun.WithPublisher(dualrun.NamePublisher("capture", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
-					reports <- r
-					return nil
-				}))))
+				reports <- r
+				return nil
+			}))))
 			h, name, exp := telRunCase(t, c, primary)
 			telAssertDurations(t, h.collect(t), name, false,
 				telDur{side: primary, role: "primary", count: 1},
@@ -1289,7 +1289,7 @@ func telAssertComparedEvent(t *testing.T, h *telHarness, name string, primary du
 	}
 	got := make(map[attribute.Key]string)
 	for _, kv := range events[0].Attributes {
-		got[kv.Key] = kv.Value.Emit()
+		got[kv.Key] = kv.Value.String()
 	}
 	want := map[attribute.Key]string{
 		dualrun.AttrExperiment:    name,

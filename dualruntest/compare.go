@@ -52,7 +52,7 @@ import (
 // the dualrun.mismatch.fields metric.
 //
 // As in production, [dualrun.IsShadow] reports true in the candidate (its
-// context is [dualrun.ShadowContext] of ctx), so code that skips side
+// context is [dualrun.AsShadow] of ctx), so code that skips side
 // effects in the shadow skips them under Compare too. Unlike production,
 // the candidate keeps ctx's cancellation and deadline: Compare runs no
 // goroutine and no timer, and reads no shadow timeout.
@@ -158,7 +158,7 @@ func defaultCaseName[In any](in In) string {
 func runCase[T any](t testing.TB, ctx context.Context, name string, eng *compare.Comparer[T], legacy, candidate dualrun.Func[T]) (T, error) {
 	t.Helper()
 	l := call(ctx, dualrun.Legacy, legacy)
-	c := call(dualrun.ShadowContext(ctx), dualrun.Candidate, candidate)
+	c := call(dualrun.AsShadow(ctx), dualrun.Candidate, candidate)
 	prefix := "dualruntest: case " + strconv.Quote(name) + ": "
 	for _, p := range []*sidePanic{l.panicked, c.panicked} {
 		if p != nil {

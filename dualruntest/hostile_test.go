@@ -3,8 +3,10 @@ package dualruntest_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,14 +17,17 @@ import (
 // child process it starts.
 const hostileChildEnv = "DUALRUNTEST_HOSTILE_CHILD"
 
-type brokenErr struct{ msg string }
+// brokenErr is an error whose Error method reads its receiver: a typed-nil
+// *brokenErr panics when described.
+type brokenErr struct{ code int }
 
-func (e *brokenErr) Error() string { return e.msg }
+func (e *brokenErr) Error() string { return "broken " + strconv.Itoa(e.code) }
 
+// cyclic is a map that contains itself.
 func cyclic(v int) map[string]any {
-	m := map[string]any{"v": v}
-	m["self"] = m
-	return m
+	self := map[string]any{}
+	maps.Copy(self, map[string]any{"v": v, "self": self})
+	return self
 }
 
 // TestHostileValues: failure messages and case names print values and
@@ -80,7 +85,7 @@ func TestHostileValues(t *testing.T) {
 		{
 			name: "cyclic inputs named by default", reason: "CompareEach prints inputs for the subtest names",
 			run: func(tb testing.TB) {
-				run := func(name string, f func(testing.TB)) { tb.Errorf("subtest %s", name) }
+				run := func(name string, _ func(testing.TB)) { tb.Errorf("subtest %s", name) }
 				dualruntest.CompareEachWith(tb, run, []m{cyclic(1)},
 					func(context.Context, m) (int, error) { return 1, nil },
 					func(context.Context, m) (int, error) { return 1, nil })

@@ -23,8 +23,11 @@ func TestLive(t *testing.T) {
 		{"nil", "a nil *Live decides like the zero Static and cannot panic", func() *rollout.Live { return nil }, rollout.Static{}, "live: legacy only"},
 		{
 			"initial", "NewLive starts with its argument",
-			func() *rollout.Live { return rollout.NewLive(rollout.Static{Shadow: rollout.All, CandidatePrimary: 1000}) },
-			rollout.Static{Shadow: rollout.All, CandidatePrimary: 1000}, "live: shadow 100%, candidate primary 10%",
+			func() *rollout.Live {
+				return rollout.NewLive(rollout.Static{Shadow: rollout.All, CandidatePrimary: 1000})
+			},
+			rollout.Static{Shadow: rollout.All, CandidatePrimary: 1000},
+			"live: shadow 100%, candidate primary 10%",
 		},
 		{
 			"set", "Set replaces both percentages",
@@ -33,12 +36,14 @@ func TestLive(t *testing.T) {
 				l.Set(rollout.Static{CandidatePrimary: rollout.All})
 				return l
 			},
-			rollout.Static{CandidatePrimary: rollout.All}, "live: candidate only",
+			rollout.Static{CandidatePrimary: rollout.All},
+			"live: candidate only",
 		},
 		{
 			"above All", "values above All are kept as given (they decide as All)",
 			func() *rollout.Live { return rollout.NewLive(rollout.Static{Shadow: 65535, CandidatePrimary: 20000}) },
-			rollout.Static{Shadow: 65535, CandidatePrimary: 20000}, "live: shadow 100%, candidate primary 100%",
+			rollout.Static{Shadow: 65535, CandidatePrimary: 20000},
+			"live: shadow 100%, candidate primary 100%",
 		},
 	}
 	for _, tt := range tests {

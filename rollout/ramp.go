@@ -77,6 +77,10 @@ type Transition struct {
 	Signal    Signal
 	Value     float64
 	Threshold float64
+	// Window holds the guard's signals at the evaluation that made the
+	// transition: the evidence for a promotion or a rollback (zero for
+	// moves by hand).
+	Window WindowStats
 }
 
 // String describes the transition, e.g.
@@ -235,8 +239,12 @@ func NewRamp(experiment string, steps []Step, opts ...RampOption) *Ramp {
 	return r
 }
 
-// Decide implements [Policy] with the current step's rollout.
+// Decide implements [Policy] with the current step's rollout. It cannot
+// panic (a nil *Ramp decides legacy only).
 func (r *Ramp) Decide(ctx context.Context, experiment string) Decision {
+	if r == nil {
+		return Decision{}
+	}
 	return r.live.Decide(ctx, experiment)
 }
 
@@ -349,6 +357,9 @@ func (r *Ramp) waitingLocked(now time.Time) string {
 // different step.
 func (r *Ramp) moveLocked(now time.Time, to int, why TransitionReason, pause bool, bad *reading) *Transition {
 	tr := &Transition{At: now, From: r.step, To: to, Reason: why, Paused: pause}
+	if why == ReasonPromote || why == ReasonRollback || why == ReasonHalt {
+		tr.Window = r.stats
+	}
 	if bad != nil {
 		tr.Signal, tr.Value, tr.Threshold = bad.signal, bad.value, bad.limit.max
 	}

@@ -70,9 +70,9 @@ type rampCounters struct {
 
 // snapshot is a copy of the cumulative counts, taken at an evaluation.
 type snapshot struct {
-	at                                     time.Time
+	at                                    time.Time
 	observed, rated, mismatches, failures int64
-	lat                                    *[2]latCounts // nil without a p99 guard
+	lat                                   *[2]latCounts // nil without a p99 guard
 }
 
 // take fills s from the live counters, reusing s.lat's storage.

@@ -156,6 +156,9 @@ func TestRampPromotionNeedsTimeAndCount(t *testing.T) {
 						if st.Last == nil || st.Last.Reason != rollout.ReasonPromote || st.Last.From != 0 || st.Last.To != 1 {
 							t.Fatalf("last transition %v, want promote 0 → 1", st.Last)
 						}
+						if st.Last.Window.MismatchSamples < 10 || st.Last.Window.MismatchRate != 0 {
+							t.Fatalf("promotion evidence %+v", st.Last.Window)
+						}
 						break
 					}
 					if st.Waiting == "" {
@@ -239,6 +242,13 @@ func TestRampRollsBackWithinOneInterval(t *testing.T) {
 				if last == nil || last.Reason != rollout.ReasonRollback || last.From != 5 || last.To != 2 ||
 					last.Signal != tt.signal || last.Threshold != tt.threshold || !(last.Value > tt.threshold) {
 					t.Fatalf("%s: last transition %+v", tt.reason, last)
+				}
+				if readings := map[rollout.Signal]float64{
+					rollout.SignalMismatchRate:         last.Window.MismatchRate,
+					rollout.SignalCandidateFailureRate: last.Window.CandidateFailureRate,
+					rollout.SignalP99Ratio:             last.Window.P99Ratio,
+				}; readings[tt.signal] != last.Value {
+					t.Fatalf("the transition's window %+v does not show the value %v", last.Window, last.Value)
 				}
 				if d := last.At.Sub(burst); d <= 0 || d > interval {
 					t.Fatalf("rolled back %v after the burst, want within one interval (%v)", d, interval)

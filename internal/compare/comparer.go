@@ -281,6 +281,8 @@ func (c *Comparer[T]) walk(w *walker, fn func()) error {
 		}
 		c.noClaim.Store(true)
 		w.claim, w.claimPending = false, false
+		w.col.reset() // the aborted walk left its steps pushed
+		w.notes, w.moreNotes = w.notes[:0], 0
 	}
 }
 

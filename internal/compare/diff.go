@@ -12,7 +12,7 @@ import (
 
 // maxDiffLeaves is how many differing leaves go-cmp's diff may have to
 // print: beyond it the diff lists paths and values instead.
-const maxDiffLeaves = 1 << 10
+const maxDiffLeaves = 4 << 10
 
 // Diff returns a human-readable description of the difference, from legacy
 // (-) to candidate (+), in at most limit bytes (limit <= 0: 4096). It is

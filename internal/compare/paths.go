@@ -42,6 +42,7 @@ type pathBuilder struct {
 	foldAt int                    // len(buf) after the first return
 	tailAt int                    // len(buf) after the latest return
 	key    []byte                 // the rendered path
+	copied int                    // bytes rendered into keys, to show the work stays linear
 }
 
 // frame is what a step changed, to undo it.
@@ -55,7 +56,7 @@ type frame struct {
 func (b *pathBuilder) reset() {
 	b.buf, b.frames, b.key = b.buf[:0], b.frames[:0], b.key[:0]
 	clear(b.onPath)
-	b.folds, b.foldAt, b.tailAt = 0, 0, 0
+	b.folds, b.foldAt, b.tailAt, b.copied = 0, 0, 0, 0
 }
 
 // push enters step ps.
@@ -127,6 +128,7 @@ func (b *pathBuilder) path() []byte {
 		k = append(k[:n], foldMark...)
 	}
 	b.key = k
+	b.copied += len(k)
 	return k
 }
 

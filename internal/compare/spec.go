@@ -3,6 +3,7 @@ package compare
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,10 +21,9 @@ type Result[T any] struct {
 const DefaultBudget = 250 * time.Millisecond
 
 // Spec is a comparison's configuration before it is resolved for a type:
-// the fronts' options write it, [New] checks and resolves it. The typed
-// functions are held as any; New asserts them to T. The zero Spec compares
-// with the defaults. A Spec is a value: the With functions return a
-// modified copy and never write into the slices of the one they were given.
+// the fronts' options write it (see [Edit]), [New] checks and resolves it.
+// The typed functions are held as any; New asserts them to T. The zero
+// Spec compares with the defaults.
 type Spec struct {
 	// CmpOpts are go-cmp options for the comparison, the paths and the diff.
 	CmpOpts []cmp.Option
@@ -40,46 +40,57 @@ type Spec struct {
 	Budget time.Duration
 }
 
-// WithCmpOptions returns s with opts added to its go-cmp options.
-func (s Spec) WithCmpOptions(opts ...cmp.Option) Spec {
-	s.CmpOpts = append(append([]cmp.Option(nil), s.CmpOpts...), opts...)
-	return s
+// Edit changes a Spec: the fronts' comparison options are Edits. An Edit
+// returns a modified copy and never writes into the slices of the Spec it
+// is given, so options can be shared.
+type Edit func(Spec) Spec
+
+// CmpOptions adds go-cmp options.
+func CmpOptions(opts ...cmp.Option) Edit {
+	return func(s Spec) Spec {
+		s.CmpOpts = append(slices.Clip(s.CmpOpts), opts...)
+		return s
+	}
 }
 
-// WithErrorComparer returns s with fn as its error comparer; a nil fn
-// leaves s as it is.
-func (s Spec) WithErrorComparer(fn func(legacy, candidate error) bool) Spec {
-	if fn != nil {
-		s.ErrEqual = fn
+// ErrorComparer sets the error comparer; a nil fn changes nothing.
+func ErrorComparer(fn func(legacy, candidate error) bool) Edit {
+	return func(s Spec) Spec {
+		if fn != nil {
+			s.ErrEqual = fn
+		}
+		return s
 	}
-	return s
 }
 
-// WithComparer returns s with fn as its comparer; a nil fn leaves s as it
-// is.
-func WithComparer[T any](s Spec, fn func(legacy, candidate T) bool) Spec {
-	if fn != nil {
-		s.Comparer = fn
+// EqualFunc sets the comparer (WithComparer); a nil fn changes nothing.
+func EqualFunc[T any](fn func(legacy, candidate T) bool) Edit {
+	return func(s Spec) Spec {
+		if fn != nil {
+			s.Comparer = fn
+		}
+		return s
 	}
-	return s
 }
 
-// WithNormalizer returns s with fn added to its normalizers; a nil fn
-// leaves s as it is.
-func WithNormalizer[T any](s Spec, fn func(T) T) Spec {
-	if fn != nil {
-		s.Normalizers = append(append([]any(nil), s.Normalizers...), fn)
+// Normalizer adds a normalizer; a nil fn changes nothing.
+func Normalizer[T any](fn func(T) T) Edit {
+	return func(s Spec) Spec {
+		if fn != nil {
+			s.Normalizers = append(slices.Clip(s.Normalizers), fn)
+		}
+		return s
 	}
-	return s
 }
 
-// WithIgnore returns s with rule added to its ignore rules; a nil rule
-// leaves s as it is.
-func WithIgnore[T any](s Spec, rule func(legacy, candidate Result[T]) bool) Spec {
-	if rule != nil {
-		s.Ignores = append(append([]any(nil), s.Ignores...), rule)
+// Ignore adds an ignore rule; a nil rule changes nothing.
+func Ignore[T any](rule func(legacy, candidate Result[T]) bool) Edit {
+	return func(s Spec) Spec {
+		if rule != nil {
+			s.Ignores = append(slices.Clip(s.Ignores), rule)
+		}
+		return s
 	}
-	return s
 }
 
 // typed asserts a typed option's function to the type the comparison

@@ -100,7 +100,7 @@ func (w *walker) filter(p cmp.Path) bool {
 		return false
 	}
 	str := t.Kind() == reflect.String
-	if !byteLeafType(t) && !(str && w.mode == diffMode) {
+	if !byteLeafType(t) && (!str || w.mode != diffMode) {
 		return false
 	}
 	vx, vy := ps.Values()

@@ -1,7 +1,0 @@
-package openfeature
-
-import (
-	_ "github.com/open-feature/go-sdk/openfeature"
-	_ "github.com/open-feature/go-sdk/openfeature/memprovider"
-	_ "github.com/open-feature/go-sdk-contrib/providers/flagd/pkg"
-)
