@@ -18,7 +18,7 @@ EXAMPLES := examples
 # Every Go module of the repository, the root first. A package that pulls a
 # heavy dependency (OpenFeature, gRPC, Prometheus, database drivers) lives
 # in a module of its own; add it here and `make test` runs it.
-MODULES := . examples rollout/openfeature integration
+MODULES := . examples rollout/openfeature integration browsertest
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.
 TEST_TIMEOUT ?= 20m## go test -timeout of the race tests
@@ -50,8 +50,13 @@ help: ## Show this help
 # The one command: everything CI checks except lint.
 
 .PHONY: test
-test: download vet race bench-smoke tidy-check quickstart ## Run all checks a newcomer needs (download, vet, race tests, bench smoke, tidy-check, quickstart)
+test: deps download vet race bench-smoke tidy-check quickstart ## Run all checks a newcomer needs (system packages, download, vet, race tests, bench smoke, tidy-check, quickstart)
 	@printf '\n==> make test: all checks passed\n'
+
+.PHONY: deps
+deps: ## Install the system packages the tests need when missing (apt-get: chromium, prometheus)
+	$(call step,system packages)
+	bash scripts/install-test-deps.sh
 
 .PHONY: download
 download: ## go mod download in both modules
@@ -70,7 +75,7 @@ race: ## go test -race in both modules
 .PHONY: bench-smoke
 bench-smoke: ## Run every benchmark 100 times so benchmarks cannot rot
 	$(call step,benchmark smoke run)
-	$(GO) test -run '^$$' -bench . -benchtime 100x ./...
+	for m in $(MODULES); do (cd $$m && $(GO) test -short -run '^$$' -bench . -benchtime 100x ./...); done
 
 .PHONY: tidy-check
 tidy-check: ## Fail if go mod tidy would change go.mod/go.sum (both modules)

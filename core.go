@@ -24,6 +24,7 @@ type core struct {
 	policy    rollout.Policy
 	static    *rollout.Static // policy, when it is a rollout.Static: called directly
 	live      *rollout.Live   // policy, when it is a *rollout.Live: called directly
+	ramp      *rollout.Ramp   // policy, when it is a *rollout.Ramp: called directly
 	observer  rollout.Observer
 	tel       *telemetry
 	calls     *stats.Striped // slot = primary<<1 | compared
@@ -85,6 +86,8 @@ func newCore(name string, cfg config) *core {
 		c.static = &p
 	case *rollout.Live:
 		c.live = p
+	case *rollout.Ramp:
+		c.ramp = p
 	}
 	for s := range 2 {
 		c.labels[s] = pprof.WithLabels(context.Background(), pprof.Labels(
@@ -132,18 +135,19 @@ func (c *core) setPaused(paused bool) {
 	}
 }
 
-// decide asks the policy. The default (no policy), rollout.Static and
-// *rollout.Live cannot panic and are called directly; any other policy goes
-// through decideSafe.
+// decide asks the policy. The default (no policy), rollout.Static,
+// *rollout.Live and *rollout.Ramp cannot panic and are called directly; any
+// other policy goes through decideSafe.
 func (c *core) decide(ctx context.Context) Decision {
-	if c.static != nil {
+	switch {
+	case c.static != nil:
 		return c.static.Decide(ctx, c.name)
-	}
-	if c.live != nil {
+	case c.live != nil:
 		return c.live.Decide(ctx, c.name)
-	}
-	if c.policy == nil {
+	case c.policy == nil:
 		return Decision{Shadow: true}
+	case c.ramp != nil:
+		return c.ramp.Decide(ctx, c.name)
 	}
 	return c.decideSafe(ctx)
 }

@@ -34,7 +34,8 @@ func New[T any](name string, opts ...Option) *Experiment[T] {
 	}
 	cfg := newConfig(opts)
 	cfg.name = name
-	e := &Experiment[T]{cmp: newComparer[T](name, cfg), heavy: heavyComparison[T](cfg)}
+	e := &Experiment[T]{cmp: newComparer[T](name, cfg)}
+	e.heavy = !e.cmp.eng.Cheap()
 	if cfg.clone != nil {
 		e.clone = typed[func(T) T](name, "WithClone", cfg.clone)
 	}

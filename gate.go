@@ -1,11 +1,6 @@
 package dualrun
 
-import (
-	"reflect"
-	"runtime"
-
-	"github.com/dualrun/dualrun/internal/cmppath"
-)
+import "runtime"
 
 // compareGate bounds how many comparisons that may be CPU-heavy (go-cmp
 // walks, user comparers and normalizers) run at once in the process: half
@@ -39,9 +34,3 @@ func (g gate) release(taken bool) {
 	}
 }
 
-// heavyComparison reports whether comparing two T may cost more than an ==:
-// anything but a plain comparable T compared without options.
-func heavyComparison[T any](cfg config) bool {
-	return !cmppath.PlainComparable(reflect.TypeFor[T]()) || cfg.comparer != nil ||
-		len(cfg.cmpOpts) > 0 || len(cfg.normalizers) > 0 || len(cfg.ignores) > 0
-}

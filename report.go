@@ -15,7 +15,10 @@ import (
 )
 
 // MismatchKind says how the sides of a mismatch differ; it is the
-// dualrun.mismatch.kind attribute.
+// dualrun.mismatch.kind attribute. Its telemetry values ("value", "error",
+// "errors_differ") are fixed by the telemetry contract; note that the kind
+// "error" (exactly one side returned an error: [OneSideErred]) is not the
+// outcome "error" (a user callback failed: [Error]).
 type MismatchKind uint8
 
 const (
@@ -23,20 +26,26 @@ const (
 	NoMismatch MismatchKind = iota
 	// ValueMismatch means both sides succeeded with different values.
 	ValueMismatch
-	// ErrorMismatch means exactly one side returned an error.
-	ErrorMismatch
+	// OneSideErred means exactly one side returned an error (telemetry
+	// value "error").
+	OneSideErred
 	// ErrorsDiffer means both sides erred, with errors that are not equivalent.
 	ErrorsDiffer
 
 	numKinds
 )
 
+// ErrorMismatch is the former name of [OneSideErred].
+//
+// Deprecated: use OneSideErred; "error" is also an outcome.
+const ErrorMismatch = OneSideErred
+
 // String returns "", "value", "error" or "errors_differ".
 func (k MismatchKind) String() string {
 	switch k {
 	case ValueMismatch:
 		return "value"
-	case ErrorMismatch:
+	case OneSideErred:
 		return "error"
 	case ErrorsDiffer:
 		return "errors_differ"

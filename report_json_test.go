@@ -22,7 +22,7 @@ func secretReport() *dualrun.Report {
 		Experiment:         "checkout.card",
 		Time:               time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC),
 		Outcome:            dualrun.Mismatch,
-		Kind:               dualrun.ErrorMismatch,
+		Kind:               dualrun.OneSideErred,
 		Primary:            dualrun.Legacy,
 		LegacyDuration:     1500 * time.Microsecond,
 		CandidateDuration:  2 * time.Millisecond,

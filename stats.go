@@ -120,7 +120,7 @@ func (c *core) Stats() Stats {
 		PolicyFailures:    c.policyFailures.Load(),
 		ObserverFailures:  c.observerFails.Load(),
 		ValueMismatches:   c.kindCount(0, int(ValueMismatch)) + c.kindCount(1, int(ValueMismatch)),
-		ErrorMismatches:   c.kindCount(0, int(ErrorMismatch)) + c.kindCount(1, int(ErrorMismatch)),
+		ErrorMismatches:   c.kindCount(0, int(OneSideErred)) + c.kindCount(1, int(OneSideErred)),
 		ErrorsDiffer:      c.kindCount(0, int(ErrorsDiffer)) + c.kindCount(1, int(ErrorsDiffer)),
 		Fields:            c.fields.top(),
 		ReportsPublished:  c.reportsPublished.Load(),

@@ -656,6 +656,7 @@ const (
 	errTypeTimeout  = "timeout"
 	errTypeCanceled = "canceled"
 	errTypePanic    = "panic"
+	errTypeBudget   = "budget"
 )
 
 // maxErrorNodes bounds the errors inspectError looks at in one error tree:
@@ -670,7 +671,8 @@ const maxErrorNodes = 64
 //   - sentinel: the first known sentinel met: "timeout" for a *TimeoutError
 //     or an error that is (or says by its Is method that it is)
 //     context.DeadlineExceeded, "canceled" for context.Canceled, "panic" for
-//     a recovered *PanicError; or "".
+//     a recovered *PanicError, "budget" for a comparison stopped by its
+//     budget (*BudgetError); or "".
 //   - typ: the Go type name (as %T prints it, such as "*fs.PathError") of
 //     the first error met that is more than a wrapper (see isWrapper), or
 //     of the last error met if all are wrappers.
@@ -728,6 +730,8 @@ func sentinelOf(err error) string {
 		return errTypeTimeout
 	case *PanicError:
 		return errTypePanic
+	case *BudgetError:
+		return errTypeBudget
 	}
 	if err == context.DeadlineExceeded { //nolint:errorlint // one node of the tree
 		return errTypeTimeout

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -92,6 +93,7 @@ func TestErrorType(t *testing.T) {
 		{name: "deadline", reason: "a sentinel wins over types: context.DeadlineExceeded is timeout", err: fmt.Errorf("query: %w", context.DeadlineExceeded), want: "timeout"},
 		{name: "deadline_deep_in_a_type", reason: "sentinels are looked for in the whole tree", err: &fs.PathError{Op: "read", Path: "x", Err: context.DeadlineExceeded}, want: "timeout"},
 		{name: "deadline_by_is_method", reason: "as errors.Is, an Is method counts", err: fmt.Errorf("call: %w", &deadlineLikeError{}), want: "timeout"},
+		{name: "budget", reason: "a comparison stopped by its budget is budget, not an internal type", err: fmt.Errorf("x: %w", &dualrun.BudgetError{Budget: time.Second}), want: "budget"},
 		{name: "canceled", reason: "context.Canceled is canceled", err: fmt.Errorf("query: %w", context.Canceled), want: "canceled"},
 		{name: "cyclic", reason: "a cyclic Unwrap chain ends, bounded", err: fmt.Errorf("x: %w", &cyclicError{}), want: "*dualrun_test.cyclicError"},
 		{name: "too_deep", reason: "the walk is bounded: a sentinel beyond the bound is not seen; the meaningful type on the way is", err: &retryError{err: deep}, want: "*dualrun_test.retryError"},

@@ -225,7 +225,7 @@ func telAllComparisons(name string, nonzero ...metricdata.DataPoint[int64]) []me
 	for _, p := range telPrimaries {
 		for o := dualrun.Match; int(o) < rollout.NumOutcomes; o++ {
 			if o == dualrun.Mismatch {
-				for _, k := range []dualrun.MismatchKind{dualrun.ValueMismatch, dualrun.ErrorMismatch, dualrun.ErrorsDiffer} {
+				for _, k := range []dualrun.MismatchKind{dualrun.ValueMismatch, dualrun.OneSideErred, dualrun.ErrorsDiffer} {
 					out = append(out, telComparisonN(name, p, o, k, 0))
 				}
 				continue
@@ -472,14 +472,14 @@ func telCases() []telCase {
 			name:    "mismatch_error_shadow_erred",
 			reason:  "exactly one side erred: the shadow",
 			primary: telOK(base), shadow: telFail[telQuote]("tax service 500"),
-			outcome: dualrun.Mismatch, kind: dualrun.ErrorMismatch,
+			outcome: dualrun.Mismatch, kind: dualrun.OneSideErred,
 			shadowErrType: "*errors.errorString",
 		},
 		{
 			name:    "mismatch_error_primary_erred",
 			reason:  "exactly one side erred: the primary",
 			primary: telFail[telQuote]("tax service 500"), shadow: telOK(base),
-			outcome: dualrun.Mismatch, kind: dualrun.ErrorMismatch,
+			outcome: dualrun.Mismatch, kind: dualrun.OneSideErred,
 			primaryErrType: "*errors.errorString",
 		},
 		{

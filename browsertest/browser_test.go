@@ -169,7 +169,7 @@ func TestDebugPageInBrowser(t *testing.T) {
 	defer evil.Unregister()
 
 	var logs syncBuffer
-	authorize := func(r *http.Request, c debugpage.Change) (string, error) {
+	authorize := func(r *http.Request, _ debugpage.Change) (string, error) {
 		if u := r.Header.Get("X-Operator"); u == "alice" {
 			return u, nil
 		}
@@ -178,7 +178,7 @@ func TestDebugPageInBrowser(t *testing.T) {
 	view := debugpage.New(debugpage.WithRefresh(time.Second))
 	defer view.Close()
 	ctl := debugpage.New(debugpage.WithRing(view.Ring()), debugpage.WithRefresh(0),
-		debugpage.WithControls(authorize), debugpage.WithPausable(checkout),
+		debugpage.WithControls(authorize),
 		debugpage.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	mux := http.NewServeMux()
 	mux.Handle("/debug/dualrun/", view)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 )
 
 // The end-to-end run: the first e2eRequests requests of the service
@@ -70,12 +71,13 @@ func TestEndToEnd(t *testing.T) {
 
 	runLoadGenerator(ctx, t, svcBin, svcAddr, m)
 	tLast := waitForFinalCounts(ctx, t, prom, m)
+	tRules := waitForRules(ctx, t, prom, tLast)
 
 	t.Run("zero-initialised outcome series", func(t *testing.T) { checkZeroInit(ctx, t, prom, tLast) })
 	t.Run("experiment variable", func(t *testing.T) { checkTemplateVariable(ctx, t, prom, tLast) })
 	obs := observe(ctx, t, prom, tLast)
 	checks := expectations(m, obs)
-	t.Run("queries", func(t *testing.T) { checkQueries(ctx, t, prom, checks, tLast) })
+	t.Run("queries", func(t *testing.T) { checkQueries(ctx, t, prom, checks, tLast, tRules) })
 	t.Run("alerts", func(t *testing.T) { checkAlerts(ctx, t, prom, checks, m) })
 
 	labelNames := map[string]bool{}
@@ -263,10 +265,54 @@ func checkTemplateVariable(ctx context.Context, t *testing.T, prom *promServer, 
 	}
 }
 
+// waitForRules waits until every rule has been evaluated on the last
+// scrape (one interval after it, so the scrape is surely stored) and
+// checks that none failed. It returns a time after those evaluations.
+func waitForRules(ctx context.Context, t *testing.T, prom *promServer, tLast time.Time) time.Time {
+	t.Helper()
+	after := tLast.Add(time.Second)
+	eventually(ctx, t, 30*time.Second, "rules evaluated after the last scrape", func(ctx context.Context) error {
+		res, err := prom.api.Rules(ctx, nil)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, g := range res.Groups {
+			for _, r := range g.Rules {
+				var (
+					name, health, lastErr string
+					last                  time.Time
+				)
+				switch r := r.(type) {
+				case v1.RecordingRule:
+					name, health, lastErr, last = r.Name, string(r.Health), r.LastError, r.LastEvaluation
+				case v1.AlertingRule:
+					name, health, lastErr, last = r.Name, string(r.Health), r.LastError, r.LastEvaluation
+				default:
+					t.Fatalf("unknown rule type %T", r)
+				}
+				n++
+				if health != string(v1.RuleHealthGood) {
+					t.Fatalf("rule %s: health %q: %s", name, health, lastErr)
+				}
+				if !last.After(after) {
+					return fmt.Errorf("rule %s last evaluated at %v", name, last)
+				}
+			}
+		}
+		if n == 0 {
+			return fmt.Errorf("no rule loaded")
+		}
+		return nil
+	})
+	return time.Now()
+}
+
 // checkQueries evaluates every expression of the dashboard and the rules
-// at tLast and checks its value. A dashboard query with no series fails,
-// and so does an expression with no check, or a check with no expression.
-func checkQueries(ctx context.Context, t *testing.T, prom *promServer, checks map[string]check, tLast time.Time) {
+// at tLast (alerts at tRules) and checks its value. A dashboard query with
+// no series fails, and so does an expression with no check, or a check
+// with no expression.
+func checkQueries(ctx context.Context, t *testing.T, prom *promServer, checks map[string]check, tLast, tRules time.Time) {
 	dq, err := dashboardQueries(readDashboard(t))
 	if err != nil {
 		t.Fatal(err)
@@ -289,9 +335,9 @@ func checkQueries(ctx context.Context, t *testing.T, prom *promServer, checks ma
 			}
 			ts := tLast
 			if c.later {
-				// Alerts read recorded series, which rules write after
-				// the scrape: evaluate them now.
-				ts = time.Now()
+				// Alerts read recorded series, which the rules write
+				// after the scrape.
+				ts = tRules
 			}
 			vec, err := prom.vector(ctx, expr, ts)
 			if err != nil {

@@ -86,13 +86,16 @@ type latestPoints struct {
 	sums  map[string]map[string]pmetric.NumberDataPoint
 	hists map[string]map[string]pmetric.HistogramDataPoint
 	units map[string]string
+	// counters are the sums that are cumulative and monotonic.
+	counters map[string]bool
 }
 
 func collectMetrics(batches []pmetric.Metrics) (latestPoints, error) {
 	lp := latestPoints{
 		sums:  map[string]map[string]pmetric.NumberDataPoint{},
 		hists: map[string]map[string]pmetric.HistogramDataPoint{},
-		units: map[string]string{},
+		units:    map[string]string{},
+		counters: map[string]bool{},
 	}
 	for _, md := range batches {
 		for _, rm := range md.ResourceMetrics().All() {
@@ -107,9 +110,8 @@ func collectMetrics(batches []pmetric.Metrics) (latestPoints, error) {
 					lp.units[mt.Name()] = mt.Unit()
 					switch mt.Type() {
 					case pmetric.MetricTypeSum:
-						if mt.Sum().AggregationTemporality() != pmetric.AggregationTemporalityCumulative || !mt.Sum().IsMonotonic() {
-							return lp, fmt.Errorf("%s: want a cumulative monotonic sum", mt.Name())
-						}
+						lp.counters[mt.Name()] = mt.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative &&
+							mt.Sum().IsMonotonic()
 						pts := lp.sums[mt.Name()]
 						if pts == nil {
 							pts = map[string]pmetric.NumberDataPoint{}
@@ -154,6 +156,11 @@ func checkOTLPMetrics(path string, m inputModel) error {
 	for name, unit := range map[string]string{comparisonsName: "{comparison}", durationName: "s", fieldsName: "{field}"} {
 		if lp.units[name] != unit {
 			return fmt.Errorf("%s: unit %q, want %q (have %v)", name, lp.units[name], unit, slices.Sorted(maps.Keys(lp.units)))
+		}
+	}
+	for _, name := range []string{comparisonsName, fieldsName} {
+		if !lp.counters[name] {
+			return fmt.Errorf("%s: want a cumulative monotonic sum", name)
 		}
 	}
 

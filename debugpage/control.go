@@ -26,7 +26,7 @@ const (
 	ActionRampAdvance  Action = "ramp_advance"
 	ActionRampRollback Action = "ramp_rollback"
 	// ActionPauseShadows and ActionResumeShadows pause and resume the
-	// experiment's shadows ([WithPausable]).
+	// experiment's shadows (dualrun.Handle.PauseShadows).
 	ActionPauseShadows  Action = "pause_shadows"
 	ActionResumeShadows Action = "resume_shadows"
 )

@@ -229,7 +229,7 @@ func TestPauseShadows(t *testing.T) {
 	defer withPause.Unregister()
 	without := dualrun.New[int]("ctl.nopause")
 	defer without.Unregister()
-	page := debugpage.New(debugpage.WithControls(allowAlice), debugpage.WithPausable(withPause, nil),
+	page := debugpage.New(debugpage.WithControls(allowAlice),
 		debugpage.WithLogger(slog.New(slog.DiscardHandler)))
 	defer page.Close()
 	alice := http.Header{"X-User": {"alice"}}
@@ -241,9 +241,9 @@ func TestPauseShadows(t *testing.T) {
 		status int
 		paused bool
 	}{
-		{name: "pause", reason: "the experiment was given to WithPausable", exp: "ctl.pause", action: "pause_shadows", status: 303, paused: true},
+		{name: "pause", reason: "any registered experiment is reached through dualrun.Experiments", exp: "ctl.pause", action: "pause_shadows", status: 303, paused: true},
 		{name: "resume", reason: "and back", exp: "ctl.pause", action: "resume_shadows", status: 303},
-		{name: "unreachable", reason: "the page cannot reach an experiment it was not given", exp: "ctl.nopause", action: "pause_shadows", status: 409},
+		{name: "another", reason: "no experiment has to be given to the page", exp: "ctl.nopause", action: "pause_shadows", status: 303, paused: true},
 		{name: "unknown", reason: "no such experiment", exp: "ctl.none", action: "pause_shadows", status: 404},
 	}
 	for _, tt := range tests {

@@ -29,7 +29,8 @@
 // [WithControls] and an authorization hook, an experiment's page offers:
 // setting the percentages of a *rollout.Live, pausing, resuming, advancing
 // or rolling back a *rollout.Ramp, and pausing or resuming the
-// experiment's shadows ([WithPausable]). Every change is authorized by the
+// experiment's shadows (any registered experiment, through
+// dualrun.Experiments). Every change is authorized by the
 // hook with the request, and logged with who made it and what it was, the
 // state before and after ([WithLogger]); refused attempts are logged too.
 // POSTs must be same-origin (net/http's CrossOriginProtection: browsers'

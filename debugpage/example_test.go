@@ -77,8 +77,7 @@ func ExampleWithControls() {
 			}
 			return user, nil
 		}),
-		debugpage.WithLogger(logger),
-		debugpage.WithPausable(exp))
+		debugpage.WithLogger(logger))
 	defer page.Close()
 	srv := httptest.NewServer(page)
 	defer srv.Close()

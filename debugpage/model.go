@@ -156,7 +156,7 @@ func (p *Page) experiment(st dualrun.Stats, detail bool) experimentData {
 		Outcomes:         make(map[string]int64, rollout.NumOutcomes),
 		MismatchKinds: map[string]int64{
 			dualrun.ValueMismatch.String(): st.ValueMismatches,
-			dualrun.ErrorMismatch.String(): st.ErrorMismatches,
+			dualrun.OneSideErred.String():  st.ErrorMismatches,
 			dualrun.ErrorsDiffer.String():  st.ErrorsDiffer,
 		},
 		MismatchRate: st.MismatchRate(),
@@ -220,7 +220,7 @@ func (p *Page) experiment(st dualrun.Stats, detail bool) experimentData {
 			e.PathSets = append(e.PathSets, ps)
 		}
 	}
-	if _, ok := p.pausers[st.Name]; ok && p.cfg.authorize != nil {
+	if p.cfg.authorize != nil {
 		e.Controls.Pause = true
 	}
 	if p.cfg.authorize == nil {

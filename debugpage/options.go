@@ -32,7 +32,6 @@ type config struct {
 	refresh   time.Duration
 	noValues  bool
 	keys      bool
-	pausers   []Pausable
 	recent    int
 }
 
@@ -62,7 +61,7 @@ func WithRing(g *ring.Ring) Option {
 
 // WithControls turns on the controls that change an experiment's rollout
 // (a *rollout.Live's percentages, a *rollout.Ramp's pause, resume, advance
-// and rollback) and pause its shadows ([WithPausable]). Every change asks
+// and rollback) and pause its shadows (dualrun.Handle.PauseShadows). Every change asks
 // authorize first and is logged with who made it and what it was
 // ([WithLogger]). Without this option the page is read-only and says so. A
 // nil authorize is ignored.
@@ -119,28 +118,3 @@ func WithRecent(n int) Option {
 	})
 }
 
-// Pausable is an experiment whose shadows the page can pause:
-// *dualrun.Experiment[T] of any T.
-type Pausable interface {
-	// Name returns the experiment's name.
-	Name() string
-	// PauseShadows stops the experiment's shadows.
-	PauseShadows()
-	// ResumeShadows lets them run again.
-	ResumeShadows()
-}
-
-// WithPausable lets the controls pause and resume the shadows of the given
-// experiments (dualrun.Experiment.PauseShadows). The page finds every
-// experiment by name through dualrun.AllStats, but reaching an experiment's
-// pause needs the experiment itself. Nil entries are ignored.
-func WithPausable(exps ...Pausable) Option {
-	return optionFunc(func(c config) config {
-		for _, e := range exps {
-			if e != nil {
-				c.pausers = append(append([]Pausable(nil), c.pausers...), e)
-			}
-		}
-		return c
-	})
-}

@@ -27,7 +27,6 @@ import (
 type Page struct {
 	cfg     config
 	ring    *ring.Ring
-	pausers map[string]Pausable
 	cop     *http.CrossOriginProtection
 
 	detachOnce sync.Once
@@ -50,13 +49,6 @@ func Handler(opts ...Option) http.Handler { return New(opts...) }
 // Neither attaches a goroutine: nothing runs at rest.
 func New(opts ...Option) *Page {
 	p := &Page{cfg: newConfig(opts), cop: http.NewCrossOriginProtection(), detach: func() {}}
-	p.pausers = make(map[string]Pausable, len(p.cfg.pausers))
-	for _, e := range p.cfg.pausers {
-		var name string
-		if safe.Call("Pausable Name", func() { name = e.Name() }, nil) == nil {
-			p.pausers[name] = e
-		}
-	}
 	p.ring = p.cfg.ring
 	if p.ring == nil {
 		p.ring = ring.New()
@@ -142,14 +134,13 @@ func (p *Page) render(w http.ResponseWriter, r *http.Request, nonce, name string
 			d.Problem = "No experiment named " + safe.Cut(name, maxName) + "."
 		} else {
 			d.Experiments = append(d.Experiments, p.experiment(st, true))
-			d.ShadowsDisabled = st.Config.ShadowsDisabled
 		}
 	} else {
 		for _, st := range dualrun.AllStats() {
 			d.Experiments = append(d.Experiments, p.experiment(st, false))
-			d.ShadowsDisabled = st.Config.ShadowsDisabled
 		}
 	}
+	d.ShadowsDisabled = !dualrun.ShadowsEnabled()
 	var buf bytes.Buffer
 	if wantsJSON(r.Header.Get("Accept")) {
 		w.Header().Set("Content-Type", "application/json")
@@ -281,9 +272,9 @@ func (p *Page) apply(st dualrun.Stats, c Change) (before, after string, err erro
 		}
 		return before, after, err
 	default: // pause_shadows, resume_shadows
-		e, has := p.pausers[c.Experiment]
+		e, has := handleOf(c.Experiment)
 		if !has {
-			return "", "", errors.New("the page cannot reach this experiment's pause (debugpage.WithPausable)")
+			return "", "", errors.New("the experiment is no longer registered")
 		}
 		before = pausedLine(st.Config.Paused)
 		err = safe.Call("PauseShadows", func() {
@@ -321,3 +312,16 @@ var schema []byte
 // Schema returns the JSON Schema (draft 2020-12) of the page's JSON form,
 // schema version [SchemaVersion].
 func Schema() []byte { return slices.Clone(schema) }
+
+// handleOf returns the handle of the experiment named name (the first
+// registered under it, as dualrun.StatsOf finds it).
+func handleOf(name string) (dualrun.Handle, bool) {
+	var found dualrun.Handle
+	ok := false
+	for _, h := range dualrun.Experiments() {
+		if h.Name() == name && (!ok || h.ID() < found.ID()) {
+			found, ok = h, true
+		}
+	}
+	return found, ok
+}

@@ -31,7 +31,7 @@ type order struct {
 // mismatch runs one mismatching call of a new experiment named name, whose
 // candidate's Note is note, waits for its Report, and unregisters the
 // experiment at the end of the test.
-func mismatch(t *testing.T, name, note string, opts ...dualrun.Option) *dualrun.Experiment[order] {
+func mismatch(t testing.TB, name, note string, opts ...dualrun.Option) *dualrun.Experiment[order] {
 	t.Helper()
 	exp := dualrun.New[order](name, opts...)
 	t.Cleanup(exp.Unregister)

@@ -98,7 +98,7 @@ button{font:inherit;padding:2px 10px;cursor:pointer}
 <tr><th>rollout</th><td class="rollout">{{.Rollout.Description}}</td></tr>
 {{with .Rollout.Ramp}}<tr><th>ramp</th><td>step {{.Step}} (of {{.Steps}}, from 0) “{{.StepName}}”{{if .Paused}}, paused{{end}}{{if .Closed}}, closed{{end}}{{with .Waiting}}; waiting: {{.}}{{end}}{{with .LastTransition}}; last: {{.}}{{end}}</td></tr>{{end}}
 <tr><th>calls</th><td>{{.Calls}} ({{.Compared}} compared, {{.CandidatePrimary}} candidate primary)</td></tr>
-<tr><th>mismatch rate</th><td class="rate">{{pct .MismatchRate}}</td></tr>
+<tr><th>mismatch rate</th><td{{if .MismatchRate}} class="rate"{{end}}>{{pct .MismatchRate}}</td></tr>
 <tr><th>shed · in flight</th><td>{{.Shed}} · {{.InFlight}}</td></tr>
 <tr><th>reports</th><td>{{.Reports.Published}} published, {{.Reports.Dropped}} dropped, {{.Reports.Suppressed}} suppressed</td></tr>
 </table>

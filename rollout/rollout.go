@@ -119,7 +119,9 @@ type Observation struct {
 	// Primary is the side that was authoritative for the call.
 	Primary Side
 	// LegacyDuration and CandidateDuration are the sides' wall-clock
-	// durations; zero when that side did not finish (timeout, abort).
+	// durations. A shadow that timed out has the time it ran until its
+	// deadline; a primary that did not finish (abort, or still running at
+	// the shadow's timeout) has zero.
 	LegacyDuration    time.Duration
 	CandidateDuration time.Duration
 	// LegacyErr and CandidateErr report whether each side returned an error

@@ -33,9 +33,9 @@ func ExampleRing_Snapshot() {
 	for _, p := range s.PathSets {
 		fmt.Println(p.Count, p)
 	}
-	fmt.Println(len(s.Recent), "recent; newest:", s.Recent[0])
+	fmt.Println(len(s.Recent), "recent Reports; a sample:", s.PathSets[0].Sample)
 	// Output:
 	// 3 mismatch/value [.Currency]
 	// 1 mismatch/value [.Amount]
-	// 4 recent; newest: example.ring: mismatch/value (primary legacy) paths=[.Amount]
+	// 4 recent Reports; a sample: example.ring: mismatch/value (primary legacy) paths=[.Currency]
 }

@@ -62,8 +62,9 @@ type meter struct {
 	budget  time.Duration // the whole comparison's
 	left    time.Duration // what is left of it for this phase
 	nodes   int64
-	start   time.Time // zero until the first check
-	checks  int       // for tests: how often the meter checked and yielded
+	start   time.Time     // zero until the first check
+	yielded time.Duration // spent in runtime.Gosched: not charged
+	checks  int           // for tests: how often the meter checked and yielded
 	stopped bool
 }
 
@@ -85,16 +86,20 @@ func (m *meter) step(depth, maxDepth int) {
 }
 
 // check stops the comparison when its time is up, and otherwise yields.
+// The time spent yielded (waiting for a CPU the callers had) is not charged
+// to the budget: on a busy machine the comparison would otherwise run out of
+// budget precisely because it made way for the callers.
 func (m *meter) check() {
 	m.checks++
 	now := time.Now()
 	if m.start.IsZero() {
 		m.start = now
-	} else if now.Sub(m.start) > m.left {
+	} else if now.Sub(m.start)-m.yielded > m.left {
 		m.stopped = true
 		panic(stop{&BudgetError{Budget: m.budget, Nodes: m.nodes}})
 	}
 	runtime.Gosched()
+	m.yielded += time.Since(now)
 }
 
 // elapsed is the time charged to this phase.
@@ -102,5 +107,5 @@ func (m *meter) elapsed() time.Duration {
 	if m.start.IsZero() {
 		return 0
 	}
-	return time.Since(m.start)
+	return time.Since(m.start) - m.yielded
 }

@@ -69,12 +69,23 @@ type visit struct {
 // will be cut, nothing more needs writing.
 func (f *formatter) full() bool { return len(f.buf) > f.limit }
 
+// text is what was written, cut to the limit on a rune boundary with "…"
+// appended (without it when the limit cannot even hold it).
 func (f *formatter) text() string {
 	if !f.full() {
 		return string(f.buf)
 	}
-	return safe.Cut(string(f.buf[:min(len(f.buf), f.limit+utf8.UTFMax)]), f.limit)
+	n, mark := f.limit-len(cutMark), cutMark
+	if n < 0 {
+		n, mark = f.limit, ""
+	}
+	for n > 0 && !utf8.RuneStart(f.buf[n]) {
+		n--
+	}
+	return string(f.buf[:n]) + mark
 }
+
+const cutMark = "…"
 
 func (f *formatter) str(s string) {
 	if room := f.limit + 1 - len(f.buf); len(s) > room {

@@ -160,3 +160,30 @@ func TestFormatIsBoundedByItsLimit(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFormat: whatever the text and the limit, Format stays within the
+// limit and never cuts a rune.
+func FuzzFormat(f *testing.F) {
+	f.Add("EUR", 0)
+	f.Add(strings.Repeat("é", 40), 9)
+	f.Add("\xff\xfe", 4)
+	f.Add("", 1)
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		limit = limit%(2*len(s)+8) + 1 // short, exact and long limits alike
+		if limit <= 0 {
+			limit += 2*len(s) + 8
+		}
+		v := struct {
+			S string
+			B []byte
+			M map[string]string
+		}{s, []byte(s), map[string]string{s: s}}
+		got := Format(v, limit)
+		if len(got) > limit {
+			t.Fatalf("Format = %q: %d bytes > limit %d", got, len(got), limit)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("Format = %q cuts a rune", got)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"pgregory.net/rapid"
 
 	"github.com/dualrun/dualrun/rollout"
 	"github.com/dualrun/dualrun/rollout/openfeature"
@@ -389,10 +391,11 @@ func TestPolicyFlagKeyAndDisabled(t *testing.T) {
 	}
 }
 
-// TestPolicyCloseRemovesHandlers: after Close the provider's events no
-// longer reach the policy (its handlers are gone), and no goroutine is
-// left (goleak in TestMain).
-func TestPolicyCloseRemovesHandlers(t *testing.T) {
+// TestPolicyCloseStopsFollowing: after Close neither the provider's events
+// nor the refresh timer change the value in force, and no goroutine is left
+// (goleak in TestMain). TestPolicyCloseReleasesPolicy proves the handlers
+// are gone from the client.
+func TestPolicyCloseStopsFollowing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		prov, client := newMemClient(t, flags("shadow"))
 		p := openfeature.NewPolicy(client, openfeature.WithExperiments(exp), openfeature.WithRefreshInterval(time.Minute))
@@ -589,25 +592,69 @@ func TestPolicyPerCallHookPanics(t *testing.T) {
 	}
 }
 
-// TestPolicyStickyAcrossPolicies: for the same percentages, the cached
-// OpenFeature policy decides every key exactly as rollout.Static and
-// rollout.Live do.
+// TestPolicyStickyAcrossPolicies (a property): for any percentages a flag
+// holds, fractional ones included, the cached OpenFeature policy decides
+// every key exactly as rollout.Static and rollout.Live with the same
+// percentages do.
 func TestPolicyStickyAcrossPolicies(t *testing.T) {
-	_, client := newMemClient(t, flags(map[string]any{"candidate_primary_percent": 12.34, "shadow_percent": 30.0}))
-	p := openfeature.NewPolicy(client, openfeature.WithExperiments(exp))
+	prov, client := newMemClient(t, flags("legacy"))
+	p := openfeature.NewPolicy(client, openfeature.WithExperiments(exp), openfeature.WithRefreshInterval(0))
 	defer p.Close()
-	s := rollout.Static{Shadow: 3000, CandidatePrimary: 1234}
-	l := rollout.NewLive(s)
-	for i := range 5000 {
-		ctx := rollout.WithKey(context.Background(), fmt.Sprint("user-", i))
-		want := s.Decide(ctx, exp)
-		if got := p.Decide(ctx, exp); got != want {
-			t.Fatalf("key %d: openfeature %+v, Static %+v", i, got, want)
+	rapid.Check(t, func(t *rapid.T) {
+		bp := func(label string) rollout.BasisPoints {
+			return rollout.BasisPoints(rapid.OneOf(
+				rapid.SampledFrom([]int{0, 1, 100, 5000, 9999, 10000}),
+				rapid.IntRange(0, 10000),
+			).Draw(t, label))
 		}
-		if got := l.Decide(ctx, exp); got != want {
-			t.Fatalf("key %d: Live %+v, Static %+v", i, got, want)
+		s := rollout.Static{Shadow: bp("shadow"), CandidatePrimary: bp("candidate")}
+		prov.UpdateFlags(flags(map[string]any{
+			"candidate_primary_percent": s.CandidatePrimary.Float(), "shadow_percent": s.Shadow.Float(),
+		}))
+		if err := p.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Load(exp); got != s {
+			t.Fatalf("flag %v read as %v", s, got)
+		}
+		l := rollout.NewLive(s)
+		for _, key := range rapid.SliceOfN(rapid.String(), 1, 50).Draw(t, "keys") {
+			ctx := rollout.WithKey(context.Background(), key)
+			want := s.Decide(ctx, exp)
+			if got := p.Decide(ctx, exp); got != want {
+				t.Fatalf("key %q: openfeature %+v, Static %+v", key, got, want)
+			}
+			if got := l.Decide(ctx, exp); got != want {
+				t.Fatalf("key %q: Live %+v, Static %+v", key, got, want)
+			}
+		}
+	})
+}
+
+// TestPolicyCloseReleasesPolicy proves that Close removes the policy's
+// event handlers from the client: afterwards nothing the SDK holds keeps
+// the policy alive, so the garbage collector reclaims it while the client
+// lives on.
+func TestPolicyCloseReleasesPolicy(t *testing.T) {
+	prov, client := newMemClient(t, flags("shadow"))
+	reclaimed := make(chan struct{})
+	func() {
+		p := openfeature.NewPolicy(client, openfeature.WithExperiments(exp))
+		runtime.AddCleanup(p, func(ch chan struct{}) { close(ch) }, reclaimed)
+		_ = p.Decide(context.Background(), exp)
+		p.Close()
+	}()
+	for range 100 {
+		runtime.GC()
+		select {
+		case <-reclaimed:
+			prov.UpdateFlags(flags("legacy")) // the client still works
+			return
+		default:
+			time.Sleep(time.Millisecond) // let the cleanup goroutine run
 		}
 	}
+	t.Fatal("the policy is still reachable after Close: the client still holds its handlers")
 }
 
 func TestNewPolicyPanicsOnNilClient(t *testing.T) {
