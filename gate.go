@@ -33,4 +33,3 @@ func (g gate) release(taken bool) {
 		<-g
 	}
 }
-

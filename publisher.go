@@ -41,6 +41,7 @@ type NamedPublisher interface {
 // publishers and on the process-wide ones; the package-level [Shutdown]
 // calls it on the process-wide ones.
 type Flusher interface {
+	// Flush writes out what the publisher buffered.
 	Flush(ctx context.Context) error
 }
 
@@ -50,6 +51,7 @@ type Flusher interface {
 // [WithPublisher] may be shared between experiments, so dualrun never shuts
 // them down: that is their owner's job.
 type Shutdowner interface {
+	// Shutdown flushes and releases the publisher's resources.
 	Shutdown(ctx context.Context) error
 }
 

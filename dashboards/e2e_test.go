@@ -31,7 +31,7 @@ const (
 )
 
 // examplesDir is the examples module, whose service the test builds.
-const examplesDir = "/tmp/dash/ex" // DEVONLY
+const examplesDir = "../examples"
 
 // suiteTimeout bounds the whole run once the binaries are built.
 const suiteTimeout = 3 * time.Minute

@@ -117,4 +117,3 @@ func WithRecent(n int) Option {
 		return c
 	})
 }
-

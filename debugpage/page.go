@@ -25,9 +25,9 @@ import (
 // Page is the debug page: an http.Handler. Make it with [New] or [Handler].
 // It is safe for concurrent use.
 type Page struct {
-	cfg     config
-	ring    *ring.Ring
-	cop     *http.CrossOriginProtection
+	cfg  config
+	ring *ring.Ring
+	cop  *http.CrossOriginProtection
 
 	detachOnce sync.Once
 	detach     func()

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/dualrun/dualrun"
+	"github.com/dualrun/dualrun/examples/service/shipping"
+	"github.com/dualrun/dualrun/rollout"
+)
+
+// experimentName is the experiment of the quote endpoint, as dashboards and
+// alerts show it (label dualrun_experiment in Prometheus).
+const experimentName = "shipping.quote"
+
+// quotePath is the quote endpoint.
+const quotePath = "/v1/quote"
+
+// Bounds of a request body: the service parses outside input.
+const (
+	maxBodyBytes   = 4 << 10
+	maxOrderIDLen  = 64
+	maxZoneLen     = 8
+	maxWeightGrams = 1_000_000
+)
+
+// newExperiment makes the experiment of the quote endpoint: the rewrite runs
+// as a shadow of every call (legacy stays primary unless candidatePrimary
+// says otherwise), with a shadow timeout of shipping.ShadowTimeout (400 ms).
+func newExperiment(tel *telemetry, candidatePrimary rollout.BasisPoints) *dualrun.Experiment[shipping.Quote] {
+	return dualrun.New[shipping.Quote](experimentName,
+		dualrun.WithMeterProvider(tel.meterProvider),
+		dualrun.WithTracerProvider(tel.tracerProvider),
+		dualrun.WithRollout(rollout.Static{Shadow: rollout.All, CandidatePrimary: candidatePrimary}),
+		dualrun.WithShadowTimeout(shipping.ShadowTimeout),
+		dualrun.WithMaxInFlight(256),
+	)
+}
+
+// newHandler returns the service's routes: the quote endpoint (traced by
+// otelhttp), the Prometheus scrape endpoint and a health check.
+func newHandler(exp *dualrun.Experiment[shipping.Quote], tel *telemetry, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	quote := otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serveQuote(w, r, exp, log)
+	}), "POST "+quotePath,
+		otelhttp.WithTracerProvider(tel.tracerProvider),
+		otelhttp.WithMeterProvider(tel.meterProvider))
+	mux.Handle("POST "+quotePath, quote)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(tel.registry, promhttp.HandlerOpts{
+		Registry:          prometheus.Registerer(tel.registry),
+		EnableOpenMetrics: true,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// serveQuote answers one quote request with the legacy quote (the
+// primary's), while dualrun compares the rewrite's in the background.
+func serveQuote(w http.ResponseWriter, r *http.Request, exp *dualrun.Experiment[shipping.Quote], log *slog.Logger) {
+	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
+		return
+	}
+	ctx := dualrun.WithKey(r.Context(), req.OrderID)
+	q, err := exp.Run(ctx,
+		func(ctx context.Context) (shipping.Quote, error) { return shipping.Legacy(ctx, req) },
+		func(ctx context.Context) (shipping.Quote, error) { return shipping.Candidate(ctx, req) })
+	var (
+		zoneErr   *shipping.ZoneError
+		weightErr *shipping.WeightError
+	)
+	switch {
+	case errors.As(err, &zoneErr), errors.As(err, &weightErr):
+		writeJSON(w, http.StatusUnprocessableEntity, errorBody{Error: err.Error()})
+	case err != nil:
+		log.Warn("quote failed", "order", req.OrderID, "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "quote failed"})
+	default:
+		writeJSON(w, http.StatusOK, q)
+	}
+}
+
+// errorBody is the body of an error response.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeRequest parses and checks a quote request: one JSON object with
+// known fields only, nothing after it, an order ID of 1 to 64 printable
+// ASCII characters, a zone of 1 to 8 upper-case letters and a weight in
+// [0, 1000 kg] (a negative weight is the implementations' to reject).
+func decodeRequest(body io.Reader) (shipping.Request, error) {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	var req shipping.Request
+	if err := dec.Decode(&req); err != nil {
+		return shipping.Request{}, fmt.Errorf("bad request body: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return shipping.Request{}, errors.New("bad request body: more than one JSON value")
+	}
+	switch {
+	case req.OrderID == "" || len(req.OrderID) > maxOrderIDLen || strings.IndexFunc(req.OrderID, notPrintableASCII) >= 0:
+		return shipping.Request{}, fmt.Errorf("bad order_id: want 1 to %d printable ASCII characters", maxOrderIDLen)
+	case req.Zone == "" || len(req.Zone) > maxZoneLen || strings.IndexFunc(req.Zone, notUpper) >= 0:
+		return shipping.Request{}, fmt.Errorf("bad zone: want 1 to %d upper-case letters", maxZoneLen)
+	case req.WeightGrams > maxWeightGrams:
+		return shipping.Request{}, fmt.Errorf("bad weight_grams: over %d", maxWeightGrams)
+	}
+	return req, nil
+}
+
+func notPrintableASCII(r rune) bool { return r < 0x21 || r > 0x7e }
+func notUpper(r rune) bool          { return r < 'A' || r > 'Z' }
