@@ -376,3 +376,33 @@ func (e *Experiment[T]) recordTimeout(cl *call[T]) {
 	}
 	c.record(r)
 }
+
+// compareAndRecord compares two results that were computed elsewhere (a
+// batch pipeline's records, say) and records the comparison as a compared
+// call of the experiment: outcome, stats, metrics and a Report, without a
+// shadow, a slot, a span or durations. It runs on the calling goroutine and
+// returns the outcome and mismatch kind. A comparison callback that calls
+// runtime.Goexit ends the calling goroutine, as in any code of the caller's;
+// the call is recorded first.
+func (e *Experiment[T]) compareAndRecord(ctx context.Context, legacy, candidate Result[T]) (Outcome, MismatchKind) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c := e.c
+	c.calls.Inc(int(Legacy)<<1 | 1)
+	ci := &callInfo{caller: ctx, primary: Legacy, span: noSpan, spanCtx: ctx}
+	r := &ci.rec
+	*r = record{ctx: ctx, primary: Legacy, call: ci}
+	r.errs[Legacy], r.errs[Candidate] = legacy.Err, candidate.Err
+	failed := safe.Call("comparison", func() {
+		e.cmp.compare(r, legacy.Value, legacy.Err, candidate.Value, candidate.Err)
+	}, func(err error) {
+		e.cmp.fail(r, err)
+		c.record(r)
+	})
+	if failed != nil {
+		e.cmp.fail(r, failed)
+	}
+	c.record(r)
+	return r.outcome, r.kind
+}

@@ -69,6 +69,9 @@ type config struct {
 
 	sequential bool
 
+	// Keyed batch comparison (options in keyed.go).
+	keyed keyedConfig
+
 	// Comparison (options in compare.go).
 	compareBudget time.Duration
 
