@@ -61,8 +61,9 @@ func (ci *callInfo) primaryFinished() {
 
 type call[T any] struct {
 	callInfo
-	exp  *Experiment[T]
-	fn   Func[T] // the shadow function
+	exp    *Experiment[T]
+	fn     Func[T] // the shadow function
+	legacy Func[T] // the primary function, when it is legacy
 	pv   T
 	perr error
 }
@@ -72,7 +73,7 @@ func (cl *call[T]) run() { cl.exp.shadow(cl, cl.fn) }
 
 // begin admits a compared call: it claims a shadow slot and counts the
 // call, or counts it shed (nil: run the primary alone).
-func (e *Experiment[T]) begin(ctx context.Context, side Side, shadow Func[T]) *call[T] {
+func (e *Experiment[T]) begin(ctx context.Context, side Side, primary, shadow Func[T]) *call[T] {
 	c := e.c
 	ok, closed := c.acquire()
 	if !ok {
@@ -84,6 +85,9 @@ func (e *Experiment[T]) begin(ctx context.Context, side Side, shadow Func[T]) *c
 	}
 	c.calls.Inc(int(side)<<1 | 1)
 	cl := &call[T]{callInfo: callInfo{caller: ctx, primary: side}, exp: e, fn: shadow}
+	if side == Legacy {
+		cl.legacy = primary // for a second legacy run (calibration)
+	}
 	cl.primaryWG.Add(1)
 	return cl
 }
@@ -102,7 +106,7 @@ func (cl *call[T]) returned(ctx context.Context, start mono, v T, err error) {
 // handed to a worker first, then the primary runs on the caller's
 // goroutine.
 func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
-	cl := e.begin(ctx, side, shadow)
+	cl := e.begin(ctx, side, primary, shadow)
 	if cl == nil {
 		return primary(ctx)
 	}
@@ -132,7 +136,7 @@ func (e *Experiment[T]) runCompared(ctx context.Context, side Side, primary, sha
 // goroutine; only once it returned normally is the shadow handed to a worker,
 // with the primary's result in its context ([PrimaryResult]).
 func (e *Experiment[T]) runSequential(ctx context.Context, side Side, primary, shadow Func[T]) (v T, err error) {
-	cl := e.begin(ctx, side, shadow)
+	cl := e.begin(ctx, side, primary, shadow)
 	if cl == nil {
 		return primary(ctx)
 	}
@@ -346,6 +350,17 @@ func (e *Experiment[T]) afterShadow(cl *call[T], sc *detachedContext, v T, err e
 		if r.outcome == Error && !c.cmpAdvised.Swap(true) {
 			handle(r.cbErr)
 		}
+		if c.noise.sample() && r.outcome != Error {
+			var raw []string
+			if r.outcome == Mismatch && r.kind == ValueMismatch {
+				raw = r.paths
+			}
+			c.noise.classify(r)
+			c.record(r)
+			e.calibrate(cl, lv, lerr, raw)
+			return
+		}
+		c.noise.classify(r)
 	}
 	c.record(r)
 }

@@ -60,6 +60,8 @@ type core struct {
 	limiter           *stats.Limiter
 	dedup             dedupSet
 	fields            fieldSet
+	noise             noiseTable
+	classes           classTable
 	outboxes          []*outbox
 	lastReport        atomic.Pointer[Report]
 }
@@ -78,7 +80,9 @@ func newCore(name string, cfg config) *core {
 		calls:   stats.NewStriped(),
 		idleCh:  make(chan struct{}),
 		limiter: stats.NewLimiter(cfg.reportRate, cfg.reportBurst),
+		classes: classTable{max: DefaultMaxClasses},
 	}
+	c.noise.init(&c.cfg)
 	c.workers = newWorkers(func() int64 { return c.callCount(0, 1) + c.callCount(1, 1) })
 	c.observer, _ = cfg.policy.(rollout.Observer)
 	switch p := cfg.policy.(type) {
@@ -266,6 +270,8 @@ type record struct {
 	finished  [2]bool
 	cbErr     error // a user callback's failure (outcome error)
 	paths     []string
+	noisy     []string // paths of a mismatch learned as noise
+	class     string   // mismatch class key
 	diff      func(limit int) string
 	call      *callInfo
 }
@@ -295,6 +301,9 @@ func (c *core) observerFailed(r *record, err error) {
 // finishRecord counts, records telemetry and reports. No user callback
 // runs here but the metric-attributes hook, which guards itself.
 func (c *core) finishRecord(r *record) {
+	if r.outcome == Mismatch {
+		r.class = c.classes.add(r.kind, r.paths)
+	}
 	c.countOutcome(r)
 	c.tel.recordCall(c, r)
 	if reportable(r.outcome) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dualrun/dualrun"
@@ -129,4 +130,50 @@ func ExampleNamePublisher() {
 	// Output:
 	// ticket for example.named [.]
 	// [tickets]
+}
+
+// A/A calibration learns which fields differ between two runs of legacy
+// itself (ids, timestamps) and stops counting them as mismatches.
+func ExampleWithCalibration() {
+	type receipt struct {
+		ID    int64 // generated per call: noise
+		Total int64
+	}
+	var seq atomic.Int64
+	issue := func(total int64) dualrun.Func[receipt] {
+		return func(context.Context) (receipt, error) { return receipt{ID: seq.Add(1), Total: total}, nil }
+	}
+	exp := dualrun.New[receipt]("example.receipts", dualrun.WithCalibration(1))
+	for range 30 {
+		_, _ = exp.Run(context.Background(), issue(100), issue(100))
+		for exp.Stats().InFlight > 0 { // one comparison at a time, for a stable output
+			time.Sleep(time.Millisecond)
+		}
+	}
+	_ = exp.Shutdown(context.Background())
+	s := exp.Stats()
+	for _, p := range s.Calibration.Paths {
+		fmt.Println(p.Path, "noise:", p.Noisy)
+	}
+	fmt.Println("mismatches ignored as noise:", s.Calibration.IgnoredAsNoise > 0)
+	// Output:
+	// .ID noise: true
+	// mismatches ignored as noise: true
+}
+
+// Mismatch classes answer "which kinds of difference, how often".
+func ExampleStats_classes() {
+	type bill struct{ Tax, Total, Discount int64 }
+	exp := dualrun.New[bill]("example.classes")
+	legacy := func(context.Context) (bill, error) { return bill{10, 110, 0}, nil }
+	for _, c := range []bill{{11, 111, 0}, {11, 111, 0}, {10, 110, 5}} {
+		_, _ = exp.Run(context.Background(), legacy, func(context.Context) (bill, error) { return c, nil })
+	}
+	_ = exp.Shutdown(context.Background()) // waits for the comparisons
+	for _, c := range exp.Stats().Classes {
+		fmt.Println(c.Kind, c.Paths, c.Count)
+	}
+	// Output:
+	// value [.Tax .Total] 2
+	// value [.Discount] 1
 }

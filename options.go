@@ -69,6 +69,11 @@ type config struct {
 
 	sequential bool
 
+	// Calibration and frozen noise (options in calibration.go).
+	calibration        float64
+	noiseRel, noiseAbs float64
+	ignorePaths        []string
+
 	// Keyed batch comparison (options in keyed.go).
 	keyed keyedConfig
 
@@ -92,6 +97,8 @@ func newConfig(opts []Option) config {
 		diffLimit:     DefaultDiffLimit,
 		maxFields:     DefaultMaxFields,
 		compareBudget: DefaultCompareBudget,
+		noiseRel:      DefaultNoiseRelative,
+		noiseAbs:      DefaultNoiseAbsolute,
 	}
 	for _, o := range opts {
 		if o != nil {

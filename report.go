@@ -83,6 +83,9 @@ type Report struct {
 	// Paths are the folded differing paths, such as ".Items[*].Price"; "."
 	// is the value itself.
 	Paths []string
+	// NoisyPaths are those of Paths that A/A calibration learned as noise
+	// (WithCalibration): this mismatch also differs elsewhere.
+	NoisyPaths []string
 	// Diff is a human-readable, size-limited diff of the (normalized)
 	// values, from legacy (-) to candidate (+).
 	Diff string
@@ -142,6 +145,7 @@ func (c *core) report(r *record) {
 		CandidateErrorType: ctyp,
 		CallbackErr:        r.cbErr,
 		Paths:              r.paths,
+		NoisyPaths:         r.noisy,
 		CallerSpan:         r.call.callerSpan,
 		ShadowSpan:         r.call.span.SpanContext(),
 	}
@@ -150,6 +154,9 @@ func (c *core) report(r *record) {
 	}
 	if r.diff != nil {
 		rep.Diff = r.diff(c.cfg.diffLimit)
+	}
+	if r.class != "" {
+		c.classes.sample(r.class, rep)
 	}
 	c.lastReport.Store(rep)
 	c.dispatch(rep)

@@ -42,6 +42,7 @@ type reportJSON struct {
 	Callback      string    `json:"callback,omitempty"`
 	CallbackError string    `json:"callback_error,omitempty"`
 	Paths         []string  `json:"paths,omitempty"`
+	NoisyPaths    []string  `json:"noisy_paths,omitempty"`
 	Diff          string    `json:"diff,omitempty"`
 	TraceID       string    `json:"trace_id,omitempty"`
 	CallerSpanID  string    `json:"caller_span_id,omitempty"`
@@ -78,6 +79,7 @@ func (r *Report) JSON(o JSONOptions) ([]byte, error) {
 		Legacy:        side(r.LegacyDuration, r.LegacyErrorType, r.LegacyErr, o.Values),
 		Candidate:     side(r.CandidateDuration, r.CandidateErrorType, r.CandidateErr, o.Values),
 		Paths:         r.Paths,
+		NoisyPaths:    r.NoisyPaths,
 	}
 	if r.CallbackErr != nil {
 		j.Callback = callbackName(r.CallbackErr)

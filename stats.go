@@ -41,6 +41,11 @@ type Stats struct {
 	ObserverFailures int64
 	// Fields are the differing paths, most frequent first.
 	Fields []FieldCount
+	// Classes are the mismatch classes (kind and path set that differed
+	// together), most frequent first, at most DefaultMaxClasses.
+	Classes []MismatchClass
+	// Calibration is what A/A calibration learned (WithCalibration).
+	Calibration CalibrationStats
 	// ReportsPublished, ReportsDropped and ReportsSuppressed count Reports
 	// handed to publishers, lost to a full queue or a failed publish, and
 	// not built because of the rate limit or deduplication.
@@ -123,6 +128,8 @@ func (c *core) Stats() Stats {
 		ErrorMismatches:   c.kindCount(0, int(OneSideErred)) + c.kindCount(1, int(OneSideErred)),
 		ErrorsDiffer:      c.kindCount(0, int(ErrorsDiffer)) + c.kindCount(1, int(ErrorsDiffer)),
 		Fields:            c.fields.top(),
+		Classes:           c.classes.top(),
+		Calibration:       c.noise.stats(),
 		ReportsPublished:  c.reportsPublished.Load(),
 		ReportsDropped:    c.reportsDropped.Load(),
 		ReportsSuppressed: c.reportsSuppressed.Load(),

@@ -71,6 +71,13 @@ const (
 	MetricShadowInFlight = "dualrun.shadow.inflight"
 	MetricMismatchFields = "dualrun.mismatch.fields"
 	MetricReportsDropped = "dualrun.reports.dropped"
+	// MetricCalibrationCalls counts the extra legacy calls of A/A
+	// calibration (WithCalibration).
+	MetricCalibrationCalls = "dualrun.calibration.calls"
+	// MetricIgnoredNoise counts the value mismatches recorded as ignored
+	// because every differing path was learned noise or frozen
+	// (WithIgnorePaths); they are in dualrun.comparisons as ignored too.
+	MetricIgnoredNoise = "dualrun.ignored.noise"
 )
 
 // Span events.
@@ -257,6 +264,9 @@ type counterSource interface {
 	outcomeCount(primary, outcome int) int64
 	kindCount(primary, kind int) int64
 	inFlight() int64
+	// noiseCounts returns the calibration calls and the mismatches ignored
+	// as noise, and whether the experiment calibrates or freezes paths.
+	noiseCounts() (calls, ignored int64, on bool)
 	// telemetryConfig returns the experiment's configuration.
 	telemetryConfig() *config
 }
@@ -329,6 +339,15 @@ func newTelemetry(name string, mp metric.MeterProvider, tp trace.TracerProvider,
 	t.inflightOpts = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(t.expAttr))}
 	t.segs.init(t)
 
+	calibrations, err := meter.Int64ObservableCounter(MetricCalibrationCalls,
+		metric.WithUnit("{call}"),
+		metric.WithDescription("Extra legacy calls run for A/A calibration (WithCalibration)."))
+	handle(err)
+	ignoredNoise, err := meter.Int64ObservableCounter(MetricIgnoredNoise,
+		metric.WithUnit("{comparison}"),
+		metric.WithDescription("Value mismatches recorded as ignored because every differing path was noise (learned by calibration, or frozen with WithIgnorePaths)."))
+	handle(err)
+
 	t.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for p := range 2 {
 			for c := range 2 {
@@ -337,8 +356,12 @@ func newTelemetry(name string, mp metric.MeterProvider, tp trace.TracerProvider,
 		}
 		o.ObserveInt64(t.inflight, src.inFlight(), t.inflightOpts...)
 		t.observeComparisons(o, src)
+		if calls, ignored, on := src.noiseCounts(); on {
+			o.ObserveInt64(calibrations, calls, t.inflightOpts...)
+			o.ObserveInt64(ignoredNoise, ignored, t.inflightOpts...)
+		}
 		return nil
-	}, t.calls, t.inflight, t.comparison)
+	}, t.calls, t.inflight, t.comparison, calibrations, ignoredNoise)
 	handle(err)
 	return t
 }
