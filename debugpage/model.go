@@ -48,6 +48,8 @@ type experimentData struct {
 	Latency          latencyPair      `json:"latency"`
 	Fields           []fieldData      `json:"fields"`
 	PathSets         []pathSetData    `json:"path_sets"`
+	Classes          []classData      `json:"classes"`
+	Calibration      *calibrationData `json:"calibration,omitempty"`
 	Reports          reportCounts     `json:"reports"`
 	Recent           []reportData     `json:"recent"`
 
@@ -95,6 +97,24 @@ type latencyData struct {
 type fieldData struct {
 	Path  string `json:"path"`
 	Count int64  `json:"count"`
+}
+
+// classData is one mismatch class of the experiment (Stats.Classes): all
+// mismatches, not only those a Report was built for.
+type classData struct {
+	Kind      string   `json:"kind"`
+	Paths     []string `json:"paths"`
+	Count     int64    `json:"count"`
+	Overcount int64    `json:"overcount"`
+}
+
+// calibrationData is what A/A calibration learned (Stats.Calibration).
+type calibrationData struct {
+	Fraction       float64  `json:"fraction"`
+	Calls          int64    `json:"calls"`
+	Samples        int64    `json:"samples"`
+	IgnoredAsNoise int64    `json:"ignored_as_noise"`
+	NoisyPaths     []string `json:"noisy_paths"`
 }
 
 type pathSetData struct {
@@ -186,6 +206,24 @@ func (p *Page) experiment(st dualrun.Stats, detail bool) experimentData {
 	}
 	for _, f := range fields {
 		e.Fields = append(e.Fields, fieldData{f.Path, f.Count})
+	}
+	e.Classes = []classData{}
+	for _, c := range st.Classes {
+		paths := c.Paths
+		if paths == nil {
+			paths = []string{}
+		}
+		e.Classes = append(e.Classes, classData{c.Kind.String(), paths, c.Count, c.Overcount})
+	}
+	if cal := st.Calibration; cal.Enabled {
+		cd := &calibrationData{Fraction: cal.Fraction, Calls: cal.Calls, Samples: cal.Samples,
+			IgnoredAsNoise: cal.IgnoredAsNoise, NoisyPaths: []string{}}
+		for _, p := range cal.Paths {
+			if p.Noisy {
+				cd.NoisyPaths = append(cd.NoisyPaths, p.Path)
+			}
+		}
+		e.Calibration = cd
 	}
 
 	n := p.cfg.recent

@@ -117,6 +117,11 @@ button{font:inherit;padding:2px 10px;cursor:pointer}
 </div>
 </div>
 {{if $.Detail}}
+{{if .Classes}}<h3>mismatch classes (every mismatch)</h3>
+<table class="sets"><tr><th>count</th><th>kind</th><th>paths</th></tr>
+{{range .Classes}}<tr><td>{{.Count}}{{if .Overcount}} (±{{.Overcount}}){{end}}</td><td>{{.Kind}}</td><td>{{range .Paths}}<code>{{.}}</code> {{end}}</td></tr>{{end}}
+</table>{{end}}
+{{with .Calibration}}<h3>calibration</h3><p>{{.Samples}} samples of {{.Calls}} extra legacy calls; {{.IgnoredAsNoise}} mismatches ignored as noise{{if .NoisyPaths}}; noisy paths: {{range .NoisyPaths}}<code>{{.}}</code> {{end}}{{end}}.</p>{{end}}
 {{if .PathSets}}<h3>path sets (from the Reports)</h3>
 <table class="sets"><tr><th>count</th><th>outcome</th><th>paths</th><th>sample</th></tr>
 {{range .PathSets}}<tr><td>{{.Count}}{{if .Overcount}} (±{{.Overcount}}){{end}}</td><td>{{.Outcome}}{{with .Kind}}/{{.}}{{end}}</td><td>{{range .Paths}}<code>{{.}}</code> {{end}}</td><td><code>{{.SampleID}}</code></td></tr>{{end}}
