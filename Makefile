@@ -18,7 +18,7 @@ EXAMPLES := examples
 # Every Go module of the repository, the root first. A package that pulls a
 # heavy dependency (OpenFeature, gRPC, Prometheus, database drivers) lives
 # in a module of its own; add it here and `make test` runs it.
-MODULES := . examples rollout/openfeature integration browsertest
+MODULES := . examples rollout/openfeature integration browsertest dashboards
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.
 TEST_TIMEOUT ?= 20m## go test -timeout of the race tests
@@ -89,6 +89,12 @@ quickstart: ## Run the quickstart example
 
 # ---------------------------------------------------------------------------
 # Other tasks.
+
+.PHONY: e2e
+e2e: ## End-to-end test of dashboards/ alone: Prometheus, the OTel Collector and the service example, for real (installs Debian's prometheus if missing)
+	$(call step,end-to-end test (dashboards))
+	bash scripts/install-e2e-deps.sh
+	cd dashboards && DUALRUN_E2E=1 $(GO) test -count=1 -timeout 30m -v ./...
 
 .PHONY: soak
 soak: ## Run the soak example (it bounds itself)

@@ -2,8 +2,6 @@ package dualrun_test
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 	"testing"
 
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -51,12 +49,6 @@ func noopOpts() []dualrun.Option {
 	}
 }
 
-var benchSeq atomic.Int64
-
-func benchName(b *testing.B) string {
-	return fmt.Sprintf("%s#%d", b.Name(), benchSeq.Add(1))
-}
-
 // BenchmarkDirect is the baseline: calling legacy directly.
 func BenchmarkDirect(b *testing.B) {
 	ctx := deepContext()
@@ -72,9 +64,9 @@ func BenchmarkDirect(b *testing.B) {
 // measured takes the uncompared path.
 func BenchmarkUncompared(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
 		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer shutdown(b, exp)
+	defer waitShutdown(b, exp)
 	dualrun.DisableShadows()
 	defer dualrun.EnableShadows()
 	b.ReportAllocs()
@@ -87,9 +79,9 @@ func BenchmarkUncompared(b *testing.B) {
 // decide-first API: Decide, then RunDecision.
 func BenchmarkDecideUncompared(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
 		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer shutdown(b, exp)
+	defer waitShutdown(b, exp)
 	dualrun.DisableShadows()
 	defer dualrun.EnableShadows()
 	b.ReportAllocs()
@@ -103,9 +95,9 @@ func BenchmarkDecideUncompared(b *testing.B) {
 // (what flag sources feed) instead of a rollout.Static.
 func BenchmarkUncomparedLive(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
 		dualrun.WithRollout(rollout.NewLive(rollout.Static{Shadow: rollout.Percent(1)})))...)
-	defer shutdown(b, exp)
+	defer waitShutdown(b, exp)
 	dualrun.DisableShadows()
 	defer dualrun.EnableShadows()
 	b.ReportAllocs()
@@ -119,10 +111,10 @@ func BenchmarkUncomparedLive(b *testing.B) {
 // their shadow work shares the benchmark's CPUs.
 func BenchmarkMixed1Pct(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
 		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}),
 		dualrun.WithMaxInFlight(1024))...)
-	defer shutdown(b, exp)
+	defer waitShutdown(b, exp)
 	b.ReportAllocs()
 	for b.Loop() {
 		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
@@ -142,9 +134,9 @@ func BenchmarkParallelDirect(b *testing.B) {
 }
 
 func BenchmarkParallelUncompared(b *testing.B) {
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
 		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer shutdown(b, exp)
+	defer waitShutdown(b, exp)
 	dualrun.DisableShadows()
 	defer dualrun.EnableShadows()
 	b.ReportAllocs()
@@ -163,9 +155,9 @@ func BenchmarkParallelUncompared(b *testing.B) {
 // so the caller allocates it.
 func BenchmarkCapturingClosure(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(),
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
 		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer shutdown(b, exp)
+	defer waitShutdown(b, exp)
 	dualrun.DisableShadows()
 	defer dualrun.EnableShadows()
 	b.ReportAllocs()
@@ -181,8 +173,8 @@ func BenchmarkCapturingClosure(b *testing.B) {
 // shadow work is not waited for.
 func BenchmarkComparedCaller(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(), dualrun.WithMaxInFlight(1<<20))...)
-	defer shutdown(b, exp)
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(), dualrun.WithMaxInFlight(1<<20))...)
+	defer waitShutdown(b, exp)
 	b.ReportAllocs()
 	for b.Loop() {
 		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
@@ -192,8 +184,8 @@ func BenchmarkComparedCaller(b *testing.B) {
 // BenchmarkParallelComparedCaller is BenchmarkComparedCaller from
 // b.RunParallel callers.
 func BenchmarkParallelComparedCaller(b *testing.B) {
-	exp := dualrun.New[benchValue](benchName(b), append(noopOpts(), dualrun.WithMaxInFlight(1<<20))...)
-	defer shutdown(b, exp)
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(), dualrun.WithMaxInFlight(1<<20))...)
+	defer waitShutdown(b, exp)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := deepContext()
@@ -208,11 +200,4 @@ func BenchmarkParallelComparedCaller(b *testing.B) {
 func init() {
 	// Benchmarks run far more shadows at once than a service would.
 	dualrun.SetProcessMaxInFlight(1 << 20)
-}
-
-func shutdown(b *testing.B, exp interface{ Shutdown(context.Context) error }) {
-	b.Helper()
-	if err := exp.Shutdown(context.Background()); err != nil {
-		b.Fatal(err)
-	}
 }

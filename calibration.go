@@ -103,8 +103,8 @@ func IsNoise(raw, noise, samples int64, relative, absolute float64) bool {
 	if d < 0 {
 		d = -d
 	}
-	real := raw > noise && d/float64(raw+noise) > relative && d/float64(samples) > absolute
-	return !real
+	isReal := raw > noise && d/float64(raw+noise) > relative && d/float64(samples) > absolute
+	return !isReal
 }
 
 // PathNoise is what calibration learned about one path.

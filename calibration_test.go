@@ -52,12 +52,12 @@ func TestCalibrationGroundTruth(t *testing.T) {
 	exp := newExp[order](t, dualrun.WithCalibration(0.2), dualrun.WithMaxInFlight(4096),
 		dualrun.WithPublisher(pub), dualrun.WithReportDedup(0), dualrun.WithReportRate(0, 1))
 	defer waitShutdown(t, exp)
-	real := func(i int) bool { return i%20 == 7 } // 5% of inputs
+	isReal := func(i int) bool { return i%20 == 7 } // 5% of inputs
 	run := func(from, to int) {
 		for i := from; i < to; i++ {
 			price := int64(1000 + i)
 			cand := price
-			if real(i) {
+			if isReal(i) {
 				cand++
 			}
 			_, _ = exp.Run(context.Background(),
@@ -80,7 +80,7 @@ func TestCalibrationGroundTruth(t *testing.T) {
 
 	wantReal := 0
 	for i := warm; i < warm+n; i++ {
-		if real(i) {
+		if isReal(i) {
 			wantReal++
 		}
 	}
@@ -203,8 +203,8 @@ func TestIsNoiseProperty(t *testing.T) {
 		if d < 0 {
 			d = -d
 		}
-		real := raw > noise && 4*d > raw+noise && 1024*d > samples
-		want := !real && samples >= dualrun.MinNoiseSamples && raw+noise > 0
+		isReal := raw > noise && 4*d > raw+noise && 1024*d > samples
+		want := !isReal && samples >= dualrun.MinNoiseSamples && raw+noise > 0
 		if got := dualrun.IsNoise(raw, noise, samples, 0.25, 1.0/1024); got != want {
 			t.Fatalf("IsNoise(%d, %d, %d) = %v, want %v", raw, noise, samples, got, want)
 		}

@@ -64,8 +64,8 @@ type call[T any] struct {
 	exp    *Experiment[T]
 	fn     Func[T] // the shadow function
 	legacy Func[T] // the primary function, when it is legacy
-	pv   T
-	perr error
+	pv     T
+	perr   error
 }
 
 // run is the shadow side, on a worker goroutine.

@@ -2,14 +2,15 @@ package dualrun_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dualrun/dualrun"
 	"github.com/dualrun/dualrun/rollout"
 )
+
+// These tests pin the API of dualrun.go: Decide and RunDecision, the
+// uncompared path, and a nil context.
 
 // TestDecide pins the decide-first API: Decide tells whether a call will
 // be compared, RunDecision runs it so, and every switch that stops shadows
@@ -26,12 +27,18 @@ func TestDecide(t *testing.T) {
 		{name: "default", reason: "every call compared, legacy primary", wantShadow: true},
 		{name: "static-off", reason: "the zero Static is legacy only", opts: []dualrun.Option{dualrun.WithRollout(rollout.Static{})}},
 		{name: "candidate", reason: "the policy picks the primary", opts: []dualrun.Option{candidatePrimary()}, wantShadow: true, wantSide: dualrun.Candidate},
-		{name: "paused", reason: "PauseShadows stops the shadow, not the primary choice", opts: []dualrun.Option{candidatePrimary()},
-			setup: func(e *dualrun.Experiment[price]) { e.PauseShadows() }, wantSide: dualrun.Candidate},
-		{name: "resumed", reason: "ResumeShadows undoes it",
-			setup: func(e *dualrun.Experiment[price]) { e.PauseShadows(); e.ResumeShadows() }, wantShadow: true},
-		{name: "shut-down", reason: "no shadow after Shutdown",
-			setup: func(e *dualrun.Experiment[price]) { _ = e.Shutdown(context.Background()) }},
+		{
+			name: "paused", reason: "PauseShadows stops the shadow, not the primary choice", opts: []dualrun.Option{candidatePrimary()},
+			setup: func(e *dualrun.Experiment[price]) { e.PauseShadows() }, wantSide: dualrun.Candidate,
+		},
+		{
+			name: "resumed", reason: "ResumeShadows undoes it",
+			setup: func(e *dualrun.Experiment[price]) { e.PauseShadows(); e.ResumeShadows() }, wantShadow: true,
+		},
+		{
+			name: "shut-down", reason: "no shadow after Shutdown",
+			setup: func(e *dualrun.Experiment[price]) { _ = e.Shutdown(context.Background()) },
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,101 +89,40 @@ func TestDecideNoAllocs(t *testing.T) {
 	}
 }
 
-// TestSequentialShadow pins WithSequentialShadow: the shadow starts after
-// the primary returned, sees its result through PrimaryResult, and a
-// primary that panics starts no shadow.
-func TestSequentialShadow(t *testing.T) {
-	t.Run("order-and-result", func(t *testing.T) {
-		for _, primary := range []dualrun.Side{dualrun.Legacy, dualrun.Candidate} {
-			var mu sync.Mutex
-			var events []string
-			var seen dualrun.Result[string]
-			var seenOK bool
-			opts := []dualrun.Option{dualrun.WithSequentialShadow()}
-			if primary == dualrun.Candidate {
-				opts = append(opts, candidatePrimary())
-			}
-			exp := newExp[string](t, opts...)
-			fn := func(s dualrun.Side) dualrun.Func[string] {
-				return func(ctx context.Context) (string, error) {
-					mu.Lock()
-					defer mu.Unlock()
-					events = append(events, s.String())
-					if dualrun.IsShadow(ctx) {
-						seen, seenOK = dualrun.PrimaryResult[string](ctx)
-						return "id-42", nil
-					}
-					return "id-42", nil
-				}
-			}
-			v, err := exp.Run(context.Background(), fn(dualrun.Legacy), fn(dualrun.Candidate))
-			waitShutdown(t, exp)
-			mu.Lock()
-			if v != "id-42" || err != nil || len(events) != 2 || events[0] != primary.String() {
-				t.Fatalf("primary %v: Run = %q, %v; events %v; want the primary first", primary, v, err, events)
-			}
-			if !seenOK || seen.Value != "id-42" || seen.Err != nil {
-				t.Errorf("primary %v: PrimaryResult = %+v, %v", primary, seen, seenOK)
-			}
-			mu.Unlock()
-			if s := exp.Stats(); s.Count(dualrun.Match) != 1 || !s.Config.Sequential {
-				t.Errorf("outcomes %v, sequential %v", s.Outcomes, s.Config.Sequential)
-			}
+// TestUncomparedDoesNotAllocate: the uncompared path makes no allocation.
+func TestUncomparedDoesNotAllocate(t *testing.T) {
+	for _, policy := range []rollout.Static{{}, {Shadow: rollout.Percent(0.01)}, {CandidatePrimary: rollout.All}} {
+		exp := newExp[price](t, dualrun.WithRollout(policy))
+		ctx := context.Background()
+		allocs := testing.AllocsPerRun(1000, func() {
+			_, _ = exp.Run(ctx, legacyPrice, candidatePrice)
+		})
+		if allocs != 0 && policy.Shadow == 0 {
+			t.Errorf("policy %+v: %v allocs per uncompared call, want 0", policy, allocs)
 		}
-	})
-	t.Run("primary-panics", func(t *testing.T) {
-		exp := newExp[string](t, dualrun.WithSequentialShadow())
-		shadowRan := false
-		func() {
-			defer func() { _ = recover() }()
-			_, _ = exp.Run(context.Background(), func(context.Context) (string, error) { panic("primary bug") },
-				func(context.Context) (string, error) { shadowRan = true; return "", nil })
-		}()
 		waitShutdown(t, exp)
-		if s := exp.Stats(); shadowRan || s.Count(dualrun.Aborted) != 1 || s.InFlight != 0 {
-			t.Fatalf("shadow ran %v; outcomes %v; in flight %d", shadowRan, s.Outcomes, s.InFlight)
-		}
-	})
-	t.Run("not-outside", func(t *testing.T) {
-		if _, ok := dualrun.PrimaryResult[string](context.Background()); ok {
-			t.Error("PrimaryResult outside a sequential shadow reported true")
-		}
-		//nolint:staticcheck // SA1012: nil is allowed here
-		if _, ok := dualrun.PrimaryResult[string](nil); ok {
-			t.Error("PrimaryResult(nil) reported true")
-		}
-	})
-	t.Run("timeout-counts-from-shadow-start", func(t *testing.T) {
-		// The primary takes longer than the shadow timeout; the shadow,
-		// which starts afterwards, still has its whole budget.
-		exp := newExp[string](t, dualrun.WithSequentialShadow(), dualrun.WithShadowTimeout(time.Hour))
-		_, _ = exp.Run(context.Background(), func(context.Context) (string, error) { return "a", nil },
-			func(ctx context.Context) (string, error) {
-				if _, ok := ctx.Deadline(); !ok {
-					return "", errors.New("no deadline")
-				}
-				return "a", nil
-			})
-		waitShutdown(t, exp)
-		if s := exp.Stats(); s.Count(dualrun.Match) != 1 {
-			t.Errorf("outcomes %v", s.Outcomes)
-		}
-	})
+	}
 }
 
-// TestStatsConfig shows the effective configuration, including a limit
-// capped by the process-wide cap.
-func TestStatsConfig(t *testing.T) {
-	pol := rollout.Static{Shadow: rollout.Percent(5)}
-	old := newExp[price](t).Stats().Config.ProcessMaxInFlight
-	dualrun.SetProcessMaxInFlight(dualrun.DefaultProcessMaxInFlight)
-	defer dualrun.SetProcessMaxInFlight(old)
-	exp := newExp[price](t, dualrun.WithMaxInFlight(5000), dualrun.WithShadowTimeout(3*time.Second), dualrun.WithRollout(pol))
-	defer waitShutdown(t, exp)
-	c := exp.Stats().Config
-	if c.MaxInFlight != 5000 || c.ProcessMaxInFlight != dualrun.DefaultProcessMaxInFlight ||
-		c.EffectiveMaxInFlight != dualrun.DefaultProcessMaxInFlight || c.ShadowTimeout != 3*time.Second ||
-		c.Policy != rollout.Policy(pol) || c.Sequential || c.Paused || c.CompareBudget != dualrun.DefaultCompareBudget {
-		t.Fatalf("Config = %+v", c)
+// TestNilContext: a nil context is context.Background() for the policy,
+// the primary and the shadow.
+func TestNilContext(t *testing.T) {
+	var got [2]bool
+	exp := newExp[price](t)
+	//nolint:staticcheck // SA1012: a nil context is the point of the test
+	if d := exp.Decide(nil); !d.Shadow {
+		t.Errorf("Decide(nil) = %+v, want a shadow", d)
+	}
+	//nolint:staticcheck // SA1012: a nil context is the point of the test
+	v, err := exp.Run(nil, func(ctx context.Context) (price, error) {
+		got[0] = ctx != nil
+		return eur100, nil
+	}, func(ctx context.Context) (price, error) {
+		got[1] = ctx != nil && dualrun.IsShadow(ctx)
+		return eur100, nil
+	})
+	waitShutdown(t, exp)
+	if v != eur100 || err != nil || !got[0] || !got[1] || exp.Stats().Count(dualrun.Match) != 1 {
+		t.Fatalf("Run(nil) = %v, %v; contexts non-nil %v; outcomes %v", v, err, got, exp.Stats().Outcomes)
 	}
 }

@@ -3,26 +3,121 @@ package dualrun_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"maps"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/dualrun/dualrun"
+	"github.com/dualrun/dualrun/dualruntest"
 	"github.com/dualrun/dualrun/rollout"
 )
 
-// These tests pin outcomes.go: dualrun.comparisons exports every series of
+// These tests pin outcomes.go: the outcome matrix as Stats, Reports and
+// dualrun.comparisons count it; dualrun.comparisons exports every series of
 // an experiment from its first call to compare, at zero where nothing
 // happened yet, and per custom attribute set (WithMetricAttributes).
+
+// TestOutcomes pins every outcome and mismatch kind of the outcome matrix
+// (outcomeCases), with either side primary, as the experiment counts and
+// reports them: one outcome in Stats, the mismatch kind counters, one
+// compared call, and one Report for a reportable outcome (mismatch, shadow
+// panic, failed callback), none for the others.
+func TestOutcomes(t *testing.T) {
+	for _, c := range outcomeCases() {
+		for _, primary := range bothPrimaries {
+			t.Run(c.name+"/primary="+primary.String(), func(t *testing.T) {
+				rec := dualruntest.NewRecorder()
+				c.opts = append(slices.Clip(c.opts), dualrun.WithPublisher(rec))
+				_, name, exp := runOutcomeCase(t, c, primary)
+				s := exp.Stats()
+				for o := range rollout.NumOutcomes {
+					want := int64(0)
+					if dualrun.Outcome(o) == c.outcome {
+						want = 1
+					}
+					if got := s.Count(dualrun.Outcome(o)); got != want {
+						t.Errorf("outcome %v counted %d, want %d (%s)", dualrun.Outcome(o), got, want, c.reason)
+					}
+				}
+				kinds := []struct {
+					kind dualrun.MismatchKind
+					n    int64
+				}{
+					{dualrun.ValueMismatch, s.ValueMismatches},
+					{dualrun.OneSideErred, s.ErrorMismatches},
+					{dualrun.ErrorsDiffer, s.ErrorsDiffer},
+				}
+				for _, k := range kinds {
+					want := int64(0)
+					if k.kind == c.kind {
+						want = 1
+					}
+					if k.n != want {
+						t.Errorf("mismatch kind %q counted %d, want %d", k.kind, k.n, want)
+					}
+				}
+				if s.Calls != 1 || s.Compared != 1 {
+					t.Errorf("Calls, Compared = %d, %d; want 1, 1", s.Calls, s.Compared)
+				}
+
+				reports := rec.Reports()
+				if c.outcome != dualrun.Mismatch && c.outcome != dualrun.Panic && c.outcome != dualrun.Error {
+					if len(reports) != 0 {
+						t.Errorf("published %d reports on outcome %v, want none", len(reports), c.outcome)
+					}
+					return
+				}
+				if len(reports) != 1 {
+					t.Fatalf("published %d reports, want 1 (%s)", len(reports), c.reason)
+				}
+				r := reports[0]
+				if r.Experiment != name || r.Outcome != c.outcome || r.Kind != c.kind || r.Primary != primary {
+					t.Errorf("report %s: %v/%v, primary %v; want %s: %v/%v, primary %v",
+						r.Experiment, r.Outcome, r.Kind, r.Primary, name, c.outcome, c.kind, primary)
+				}
+				if (r.CallbackErr != nil) != (c.outcome == dualrun.Error) {
+					t.Errorf("report CallbackErr = %v on outcome %v; want one exactly for outcome error", r.CallbackErr, c.outcome)
+				}
+				shadowErr := r.CandidateErr
+				if primary == dualrun.Candidate {
+					shadowErr = r.LegacyErr
+				}
+				var pe *dualrun.PanicError
+				if errors.As(shadowErr, &pe) != (c.outcome == dualrun.Panic) {
+					t.Errorf("report shadow error = %v on outcome %v; want a *PanicError exactly for outcome panic", shadowErr, c.outcome)
+				}
+			})
+		}
+	}
+}
+
+// TestTelemetryComparisonsByOutcome runs the outcome matrix (outcomeCases)
+// and asserts dualrun.comparisons (the case's outcome and kind at 1, every
+// other series at 0) and dualrun.calls.
+func TestTelemetryComparisonsByOutcome(t *testing.T) {
+	for _, c := range outcomeCases() {
+		for _, primary := range bothPrimaries {
+			t.Run(c.name+"/primary="+primary.String(), func(t *testing.T) {
+				h, name, exp := runOutcomeCase(t, c, primary)
+				rm := h.collect(t)
+				telComparisons(t, rm, name, telComparison(name, primary, c.outcome, c.kind))
+				telCalls(t, rm, telCall(name, primary, true, 1))
+				if s := exp.Stats(); s.Count(c.outcome) != 1 || s.Compared != 1 {
+					t.Errorf("Stats: %s = %d, compared = %d; want 1, 1 (%s)", c.outcome, s.Count(c.outcome), s.Compared, c.reason)
+				}
+			})
+		}
+	}
+}
 
 func TestComparisonsZeroInitialised(t *testing.T) {
 	cases := []struct {
@@ -37,19 +132,19 @@ func TestComparisonsZeroInitialised(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newTelHarness(t)
-			name := telName(t)
-			exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(telPolicy(c.primary)))...)
-			q, other := telQuoteOf(100), telQuoteOf(100)
+			name := expName(t)
+			exp := dualrun.New[priceQuote](name, h.with(dualrun.WithRollout(alwaysCompare(c.primary)))...)
+			q, other := quoteOf(100), quoteOf(100)
 			want := telComparison(name, c.primary, dualrun.Match, dualrun.NoMismatch)
 			if c.mismatch {
-				other = telQuoteOf(101)
+				other = quoteOf(101)
 				want = telComparison(name, c.primary, dualrun.Mismatch, dualrun.ValueMismatch)
 			}
-			legacy, candidate := telSides(c.primary, telOK(q), telOK(other))
+			legacy, candidate := assignSides(c.primary, ret(q, nil), ret(other, nil))
 			if _, err := exp.Run(context.Background(), legacy, candidate); err != nil {
 				t.Fatal(err)
 			}
-			telShutdown(t, exp)
+			waitShutdown(t, exp)
 			rm := h.collect(t)
 			telComparisons(t, rm, name, want)
 			if m, _ := telMetric(rm, dualrun.MetricComparisons); telPoints(m) != 20 {
@@ -64,32 +159,32 @@ func TestComparisonsZeroInitialised(t *testing.T) {
 // outcome, whatever it is, is seen as an increase.
 func TestComparisonsZeroBeforeFirstRecord(t *testing.T) {
 	h := newTelHarness(t)
-	name := telName(t)
-	exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)))...)
+	name := expName(t)
+	exp := dualrun.New[priceQuote](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)))...)
 	release := make(chan struct{})
-	shadow := func(context.Context) (telQuote, error) {
+	shadow := func(context.Context) (priceQuote, error) {
 		<-release
 		panic("first ever shadow panic")
 	}
-	if _, err := exp.Run(context.Background(), telOK(telQuoteOf(1)), shadow); err != nil {
+	if _, err := exp.Run(context.Background(), ret(quoteOf(1), nil), shadow); err != nil {
 		t.Fatal(err)
 	}
 	telComparisons(t, h.collect(t), name) // all at zero
 	close(release)
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	telComparisons(t, h.collect(t), name, telComparison(name, dualrun.Legacy, dualrun.Panic, dualrun.NoMismatch))
 }
 
 func TestComparisonsNotExportedBeforeACompare(t *testing.T) {
 	h := newTelHarness(t)
-	name := telName(t)
-	exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(rollout.Static{}))...)
+	name := expName(t)
+	exp := dualrun.New[priceQuote](name, h.with(dualrun.WithRollout(rollout.Static{}))...)
 	for range 3 {
-		if _, err := exp.Run(context.Background(), telOK(telQuoteOf(1)), telOK(telQuoteOf(1))); err != nil {
+		if _, err := exp.Run(context.Background(), ret(quoteOf(1), nil), ret(quoteOf(1), nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	telAssertNoData(t, h.collect(t), dualrun.MetricComparisons)
 }
 
@@ -107,38 +202,6 @@ func tierAttrs(ctx context.Context) []attribute.KeyValue {
 		return []attribute.KeyValue{attribute.String("tenant.tier", tier)}
 	}
 	return nil
-}
-
-// errCapture collects what is passed to otel.Handle while a test runs.
-type errCapture struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func captureOtelErrors(t *testing.T) *errCapture {
-	t.Helper()
-	c := &errCapture{}
-	prev := otel.GetErrorHandler()
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		c.mu.Lock()
-		c.errs = append(c.errs, err.Error())
-		c.mu.Unlock()
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(prev) })
-	return c
-}
-
-// about returns the captured errors that mention s.
-func (c *errCapture) about(s string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for _, e := range c.errs {
-		if strings.Contains(e, s) {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // attrCall is one call of a custom-attributes test: the attributes the hook
@@ -243,26 +306,26 @@ func TestMetricAttributes(t *testing.T) {
 func testMetricAttributes(t *testing.T, calls []attrCall, sets []attrSet, report string) {
 	errs := captureOtelErrors(t)
 	h := newTelHarness(t)
-	name := telName(t)
+	name := expName(t)
 	var i atomic.Int64
 	hook := func(context.Context) []attribute.KeyValue {
 		return calls[i.Add(1)-1].attrs
 	}
-	exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+	exp := dualrun.New[priceQuote](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)),
 		dualrun.WithMetricAttributes(hook))...)
 	for _, call := range calls {
-		other := telQuoteOf(1)
+		other := quoteOf(1)
 		if call.mismatch {
-			other = telQuoteOf(2)
+			other = quoteOf(2)
 		}
-		if _, err := exp.Run(context.Background(), telOK(telQuoteOf(1)), telOK(other)); err != nil {
+		if _, err := exp.Run(context.Background(), ret(quoteOf(1), nil), ret(other, nil)); err != nil {
 			t.Fatal(err)
 		}
 		// The call is recorded before the next one: the hook's i-th
 		// call is the i-th Run's.
 		synctest.Wait()
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	rm := h.collect(t)
 	assertAttrSets(t, rm, name, sets)
 	s := exp.Stats()
@@ -376,22 +439,22 @@ func TestMetricAttributesHookFailures(t *testing.T) {
 func testHookFailure(t *testing.T, hook func(context.Context) []attribute.KeyValue, reason string, wantReport bool) {
 	errs := captureOtelErrors(t)
 	h := newTelHarness(t)
-	name := telName(t)
+	name := expName(t)
 	reports := make(chan *dualrun.Report, 4)
 	pub := dualrun.NamePublisher("capture", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
 		reports <- r
 		return nil
 	}))
-	exp := dualrun.New[telWide](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+	exp := dualrun.New[wide](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)),
 		dualrun.WithMetricAttributes(hook), dualrun.WithPublisher(pub))...)
 	for i := range 2 {
 		// Distinct paths, so that deduplication keeps both reports.
-		if _, err := exp.Run(context.Background(), telOK(telWide{}), telOK(telWideWith(i))); err != nil {
+		if _, err := exp.Run(context.Background(), ret(wide{}, nil), ret(wideWith(i), nil)); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 
 	over := []attribute.KeyValue{dualrun.AttrAttributes.String("_OTHER")}
 	rm := h.collect(t)
@@ -431,7 +494,7 @@ func goid() string {
 
 func TestMetricAttributesContext(t *testing.T) {
 	h := newTelHarness(t)
-	name := telName(t)
+	name := expName(t)
 	type seen struct {
 		tier     string
 		isShadow bool
@@ -443,26 +506,26 @@ func TestMetricAttributesContext(t *testing.T) {
 		calls <- seen{tier: tier, isShadow: dualrun.IsShadow(ctx), g: goid()}
 		return tierAttrs(ctx)
 	}
-	exp := dualrun.New[telQuote](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+	exp := dualrun.New[priceQuote](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)),
 		dualrun.WithMetricAttributes(hook), dualrun.WithMaxInFlight(1))...)
 
 	release := make(chan struct{})
-	blocked := func(context.Context) (telQuote, error) {
+	blocked := func(context.Context) (priceQuote, error) {
 		<-release
-		return telQuoteOf(1), nil
+		return quoteOf(1), nil
 	}
 	caller := goid()
 	ctx := withTier(context.Background(), "gold")
-	if _, err := exp.Run(ctx, telOK(telQuoteOf(1)), blocked); err != nil {
+	if _, err := exp.Run(ctx, ret(quoteOf(1), nil), blocked); err != nil {
 		t.Fatal(err)
 	}
 	// The only slot is taken: this call is shed, and the hook is not
 	// called for it.
-	if _, err := exp.Run(withTier(context.Background(), "silver"), telOK(telQuoteOf(1)), blocked); err != nil {
+	if _, err := exp.Run(withTier(context.Background(), "silver"), ret(quoteOf(1), nil), blocked); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	close(calls)
 	var got []seen
 	for s := range calls {

@@ -3,13 +3,19 @@ package dualrun_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dualrun/dualrun"
 )
+
+// These tests pin publisher.go and outbox.go: per-experiment and
+// process-wide publishers, their lifecycle, and the report queues that keep
+// a slow, panicking or exiting publisher away from callers.
 
 // lifecyclePublisher records what dualrun calls on it.
 type lifecyclePublisher struct {
@@ -139,6 +145,37 @@ func TestNamePublisher(t *testing.T) {
 	}
 }
 
+// TestSlowPublisherNeverBlocks: a publisher that blocks fills its queue;
+// further reports are dropped and counted, and callers are not delayed.
+func TestSlowPublisherNeverBlocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		slow := dualrun.NamePublisher("slow", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error { <-release; return nil }))
+		exp := newExp[wide](t, dualrun.WithPublisher(slow), dualrun.WithReportQueue(2), dualrun.WithReportRate(0, 1))
+		start := time.Now()
+		for i := range 10 {
+			_, _ = exp.Run(context.Background(),
+				func(context.Context) (wide, error) { return wide{}, nil },
+				func(context.Context) (wide, error) { return wideWith(i), nil })
+			synctest.Wait()
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("callers were delayed by %v", time.Since(start))
+		}
+		// One report is being published (blocked), two wait in the queue,
+		// seven were dropped.
+		if s := exp.Stats(); s.ReportsDropped != 7 || s.Count(dualrun.Mismatch) != 10 || s.InFlight != 0 {
+			t.Fatalf("while the publisher blocks: dropped %d, mismatches %d, in flight %d; want 7, 10, 0",
+				s.ReportsDropped, s.Count(dualrun.Mismatch), s.InFlight)
+		}
+		close(release)
+		waitShutdown(t, exp)
+		if s := exp.Stats(); s.ReportsPublished != 3 || s.ReportsDropped != 7 || s.ReportsSuppressed != 0 {
+			t.Fatalf("published %d, dropped %d, suppressed %d; want 3, 7, 0", s.ReportsPublished, s.ReportsDropped, s.ReportsSuppressed)
+		}
+	})
+}
+
 // TestSlowGlobalPublisherNeverBlocks: a process-wide publisher that blocks
 // fills its queue and drops; callers never wait.
 func TestSlowGlobalPublisherNeverBlocks(t *testing.T) {
@@ -166,4 +203,91 @@ func TestSlowGlobalPublisherNeverBlocks(t *testing.T) {
 		}
 		t.Logf("%d calls with a blocked global publisher took %v", calls, elapsed)
 	})
+}
+
+// TestPublisherPanics: a panicking publisher is recovered and counted as a
+// dropped report.
+func TestPublisherPanics(t *testing.T) {
+	exp := newExp[price](t, dualrun.WithPublisher(dualrun.NamePublisher("bad", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error {
+		panic("publisher bug")
+	}))))
+	_, _ = exp.Run(context.Background(), ret(eur100, nil), ret(price{}, nil))
+	waitShutdown(t, exp)
+	if s := exp.Stats(); s.ReportsDropped != 1 || s.Count(dualrun.Mismatch) != 1 {
+		t.Fatalf("dropped %d, outcomes %v", s.ReportsDropped, s.Outcomes)
+	}
+}
+
+// TestPublisherGoexit: a publisher that calls runtime.Goexit loses that
+// report (counted as dropped), and the next ones are still published.
+func TestPublisherGoexit(t *testing.T) {
+	var n atomic.Int64
+	pub := dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error {
+		if n.Add(1) == 1 {
+			runtime.Goexit()
+		}
+		return nil
+	})
+	exp := newExp[price](t, dualrun.WithPublisher(pub), dualrun.WithReportDedup(0))
+	for range 3 {
+		_, _ = exp.Run(context.Background(), ret(eur100, nil), ret(price{1, "EUR"}, nil))
+	}
+	waitShutdown(t, exp)
+	s := exp.Stats()
+	if n.Load() != 3 || s.ReportsDropped != 1 || s.ReportsPublished != 2 {
+		t.Fatalf("publish calls %d, dropped %d, published %d; want 3, 1, 2", n.Load(), s.ReportsDropped, s.ReportsPublished)
+	}
+}
+
+// TestTelemetryReportsDropped: reports a full queue drops are counted on
+// dualrun.reports.dropped per publisher and in Stats.
+func TestTelemetryReportsDropped(t *testing.T) {
+	for _, primary := range bothPrimaries {
+		t.Run("primary="+primary.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newTelHarness(t)
+				name := expName(t)
+				entered := make(chan *dualrun.Report, 8)
+				release := make(chan struct{})
+				slow := dualrun.NamePublisher("slow", dualrun.PublisherFunc(func(_ context.Context, r *dualrun.Report) error {
+					entered <- r
+					<-release
+					return nil
+				}))
+				exp := dualrun.New[wide](name, h.with(dualrun.WithRollout(alwaysCompare(primary)),
+					dualrun.WithPublisher(slow), dualrun.WithReportQueue(1), dualrun.WithReportRate(0, 1))...)
+				const calls = 5
+				for i := range calls {
+					// A distinct differing path per call, so that
+					// deduplication does not suppress any report.
+					legacy, candidate := ret(wide{}, nil), ret(wideWith(i), nil)
+					if _, err := exp.Run(context.Background(), legacy, candidate); err != nil {
+						t.Fatal(err)
+					}
+					// The shadow has recorded and pushed its report; the
+					// publisher holds the first one.
+					synctest.Wait()
+				}
+				if got := len(entered); got != 1 {
+					t.Fatalf("the slow publisher got %d reports while blocked, want 1", got)
+				}
+				// One report is in Publish, one waits in the queue of 1,
+				// the other three were dropped.
+				const wantDropped = calls - 2
+				close(release)
+				waitShutdown(t, exp)
+
+				telAssertSum(t, h.collect(t), dualrun.MetricReportsDropped, "{report}", true, false,
+					telPoint(wantDropped, dualrun.AttrExperiment.String(name), dualrun.AttrExporter.String("slow")))
+				s := exp.Stats()
+				if s.ReportsDropped != wantDropped || s.ReportsPublished != 2 || s.ReportsSuppressed != 0 {
+					t.Errorf("Stats reports: dropped %d, published %d, suppressed %d; want %d, 2, 0",
+						s.ReportsDropped, s.ReportsPublished, s.ReportsSuppressed, wantDropped)
+				}
+				if got := len(entered); got != 2 {
+					t.Errorf("the slow publisher got %d reports in all, want 2", got)
+				}
+			})
+		})
+	}
 }

@@ -16,6 +16,40 @@ import (
 	"github.com/dualrun/dualrun/rollout"
 )
 
+// These tests pin registry.go: Run's registry of names, the package-level
+// Shutdown and Unregister, the experiment cap, handles, and what an
+// experiment costs in memory.
+
+// TestRunRegistry: Run needs a name, keeps one experiment per name (the
+// first options win) and panics on a second type.
+func TestRunRegistry(t *testing.T) {
+	name := expName(t)
+	mustPanic(t, "missing WithName", func() {
+		_, _ = dualrun.Run(context.Background(), legacyPrice, candidatePrice)
+	})
+	_, _ = dualrun.Run(context.Background(), legacyPrice, candidatePrice, dualrun.WithName(name),
+		dualrun.WithRollout(rollout.Static{}))
+	// Later options are ignored: this would compare every call.
+	_, _ = dualrun.Run(context.Background(), legacyPrice, candidatePrice, dualrun.WithName(name))
+	mustPanic(t, "was first used with type", func() {
+		_, _ = dualrun.Run(context.Background(),
+			func(context.Context) (int, error) { return 1, nil },
+			func(context.Context) (int, error) { return 1, nil }, dualrun.WithName(name))
+	})
+	if err := dualrun.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var s dualrun.Stats
+	for _, st := range dualrun.AllStats() {
+		if st.Name == name {
+			s = st
+		}
+	}
+	if s.Calls != 2 || s.Compared != 0 || !s.ShutDown {
+		t.Fatalf("stats of %q: calls %d compared %d shut down %v; want the first call's options", name, s.Calls, s.Compared, s.ShutDown)
+	}
+}
+
 // TestRunFirstUsePanics: a first Run whose options panic (a typed option
 // for another T) leaves nothing behind: the name stays usable, and the
 // package-level Shutdown does not trip over it.

@@ -120,12 +120,12 @@ const maxDepth = 100
 func shadowErrorType(t *testing.T, err error, opts ...dualrun.Option) string {
 	t.Helper()
 	h := newTelHarness(t)
-	name := telName(t)
-	exp := dualrun.New[int](name, h.with(append([]dualrun.Option{dualrun.WithRollout(telPolicy(dualrun.Legacy))}, opts...)...)...)
-	if _, e := exp.Run(context.Background(), telOK(1), func(context.Context) (int, error) { return 0, err }); e != nil {
+	name := expName(t)
+	exp := dualrun.New[int](name, h.with(append([]dualrun.Option{dualrun.WithRollout(alwaysCompare(dualrun.Legacy))}, opts...)...)...)
+	if _, e := exp.Run(context.Background(), ret(1, nil), func(context.Context) (int, error) { return 0, err }); e != nil {
 		t.Fatal(e)
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	typ := durationErrorType(t, h.collect(t), dualrun.Candidate)
 	spans := h.shadowSpans(name)
 	if len(spans) != 1 {
@@ -219,13 +219,13 @@ func TestErrorTypeMismatchEvent(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newTelHarness(t)
-			name := telName(t)
-			exp := dualrun.New[telWide](name, h.with(append([]dualrun.Option{dualrun.WithRollout(telPolicy(dualrun.Candidate))}, c.opts...)...)...)
-			side := func(v telWide, err error) dualrun.Func[telWide] {
-				return func(context.Context) (telWide, error) { return v, err }
+			name := expName(t)
+			exp := dualrun.New[wide](name, h.with(append([]dualrun.Option{dualrun.WithRollout(alwaysCompare(dualrun.Candidate))}, c.opts...)...)...)
+			side := func(v wide, err error) dualrun.Func[wide] {
+				return func(context.Context) (wide, error) { return v, err }
 			}
-			_, _ = exp.Run(context.Background(), side(telWide{}, c.legacy), side(telWide{A: 1}, c.cand))
-			telShutdown(t, exp)
+			_, _ = exp.Run(context.Background(), side(wide{}, c.legacy), side(wide{A: 1}, c.cand))
+			waitShutdown(t, exp)
 			spans := h.shadowSpans(name)
 			if len(spans) != 1 {
 				t.Fatalf("got %d shadow spans, want 1", len(spans))
@@ -310,23 +310,23 @@ func TestErrorClassifierFailuresRecordTheCall(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				errs := captureOtelErrors(t)
 				h := newTelHarness(t)
-				name := telName(t)
+				name := expName(t)
 				var reports atomic.Int64
 				pub := dualrun.NamePublisher("count", dualrun.PublisherFunc(func(context.Context, *dualrun.Report) error {
 					reports.Add(1)
 					return nil
 				}))
-				exp := dualrun.New[int](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+				exp := dualrun.New[int](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)),
 					dualrun.WithErrorClassifier(c.classifier), dualrun.WithPublisher(pub), dualrun.WithReportDedup(0))...)
 				const calls = 3
 				for i := range calls {
 					fail := func(context.Context) (int, error) { return 0, errors.New("e" + strconv.Itoa(i)) }
-					if _, err := exp.Run(context.Background(), telOK(1), fail); err != nil {
+					if _, err := exp.Run(context.Background(), ret(1, nil), fail); err != nil {
 						t.Fatal(err)
 					}
 					synctest.Wait()
 				}
-				telShutdown(t, exp)
+				waitShutdown(t, exp)
 				if got := durationErrorTypes(t, h.collect(t), dualrun.Candidate); got["_OTHER"] != calls || len(got) != 1 {
 					t.Errorf("candidate error.type counts = %v, want _OTHER: %d (%s)", got, calls, c.reason)
 				}
@@ -349,12 +349,12 @@ func TestErrorClassifierFailuresRecordTheCall(t *testing.T) {
 func TestErrorTypeCapped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newTelHarness(t)
-		name := telName(t)
-		exp := dualrun.New[int](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+		name := expName(t)
+		exp := dualrun.New[int](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)),
 			dualrun.WithErrorClassifier(func(err error) string { return "kind_" + safeText(err) }))...)
 		const distinct = dualrun.DefaultMaxErrorTypes + 8
 		run := func(err error) {
-			if _, e := exp.Run(context.Background(), telOK(1), func(context.Context) (int, error) { return 0, err }); e != nil {
+			if _, e := exp.Run(context.Background(), ret(1, nil), func(context.Context) (int, error) { return 0, err }); e != nil {
 				t.Fatal(e)
 			}
 			synctest.Wait()
@@ -364,7 +364,7 @@ func TestErrorTypeCapped(t *testing.T) {
 		}
 		run(context.Canceled)
 		run(errors.New("0")) // known before the cap: kept
-		telShutdown(t, exp)
+		waitShutdown(t, exp)
 		got := durationErrorTypes(t, h.collect(t), dualrun.Candidate)
 		want := map[string]uint64{"_OTHER": distinct - dualrun.DefaultMaxErrorTypes, "canceled": 1, "kind_0": 2}
 		for i := 1; i < dualrun.DefaultMaxErrorTypes; i++ {
@@ -383,14 +383,14 @@ func safeText(err error) string { return err.Error() }
 // does not crash the process.
 func TestShadowSpanStatusSafeText(t *testing.T) {
 	h := newTelHarness(t)
-	name := telName(t)
-	exp := dualrun.New[int](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)))...)
-	if _, err := exp.Run(context.Background(), telOK(1), func(context.Context) (int, error) {
+	name := expName(t)
+	exp := dualrun.New[int](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)))...)
+	if _, err := exp.Run(context.Background(), ret(1, nil), func(context.Context) (int, error) {
 		panic(nilPathError)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	spans := h.shadowSpans(name)
 	if len(spans) != 1 {
 		t.Fatalf("got %d shadow spans, want 1", len(spans))

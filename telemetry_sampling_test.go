@@ -44,15 +44,15 @@ func samplingRunBubble(t *testing.T, opts ...dualrun.Option) (name string, reque
 			t.Errorf("TracerProvider.Shutdown: %v", err)
 		}
 	})
-	name = telName(t)
-	exp := dualrun.New[telWide](name, append([]dualrun.Option{
+	name = expName(t)
+	exp := dualrun.New[wide](name, append([]dualrun.Option{
 		dualrun.WithTracerProvider(tp),
-		dualrun.WithRollout(telPolicy(dualrun.Legacy)),
+		dualrun.WithRollout(alwaysCompare(dualrun.Legacy)),
 	}, opts...)...)
 	tracer := tp.Tracer("service")
 	for range sampledRequests {
 		ctx, req := tracer.Start(context.Background(), "GET /price")
-		if _, err := exp.Run(ctx, telOK(telWide{}), telOK(telWide{A: 1})); err != nil {
+		if _, err := exp.Run(ctx, ret(wide{}, nil), ret(wide{A: 1}, nil)); err != nil {
 			t.Fatal(err)
 		}
 		// The request ends at once; its shadow may end later, as a child
@@ -61,7 +61,7 @@ func samplingRunBubble(t *testing.T, opts ...dualrun.Option) (name string, reque
 		requests = append(requests, req.SpanContext())
 		synctest.Wait()
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	if s := exp.Stats(); s.Count(dualrun.Mismatch) != sampledRequests {
 		t.Fatalf("Stats: %d mismatches, want %d: every request compared", s.Count(dualrun.Mismatch), sampledRequests)
 	}
@@ -157,17 +157,17 @@ func TestLinkedShadowSpansSampleOnTheirOwn(t *testing.T) {
 // shadow span is still exported, as a child of the ended span.
 func TestComparedEventDroppedAfterCallerEnded(t *testing.T) {
 	h := newTelHarness(t)
-	name := telName(t)
-	exp := dualrun.New[int](name, h.with(dualrun.WithRollout(telPolicy(dualrun.Legacy)), dualrun.WithSequentialShadow())...)
+	name := expName(t)
+	exp := dualrun.New[int](name, h.with(dualrun.WithRollout(alwaysCompare(dualrun.Legacy)), dualrun.WithSequentialShadow())...)
 	ctx, caller := h.tp.Tracer("service").Start(context.Background(), "POST /checkout")
 	primary := func(context.Context) (int, error) {
 		caller.End()
 		return 1, nil
 	}
-	if _, err := exp.Run(ctx, primary, telOK(1)); err != nil {
+	if _, err := exp.Run(ctx, primary, ret(1, nil)); err != nil {
 		t.Fatal(err)
 	}
-	telShutdown(t, exp)
+	waitShutdown(t, exp)
 	var callerSpan sdktrace.ReadOnlySpan
 	for _, s := range h.rec.Ended() {
 		if s.Name() == "POST /checkout" {
