@@ -58,18 +58,26 @@ func BenchmarkDirect(b *testing.B) {
 	}
 }
 
+// uncomparedExp makes an experiment with policy p whose every call takes the
+// uncompared path: p draws on every call, and the kill switch (turned back
+// on when the benchmark ends) keeps the calls p selects for a shadow
+// uncompared too.
+func uncomparedExp(b *testing.B, p rollout.Policy) *dualrun.Experiment[benchValue] {
+	exp := dualrun.New[benchValue](expName(b), append(noopOpts(), dualrun.WithRollout(p))...)
+	dualrun.DisableShadows()
+	b.Cleanup(func() {
+		dualrun.EnableShadows()
+		waitShutdown(b, exp)
+	})
+	b.ReportAllocs()
+	return exp
+}
+
 // BenchmarkUncompared is the uncompared path of Experiment.Run with
-// rollout.Static at 1% shadow: the policy draws on every call, and the kill
-// switch then keeps the 1% it selects uncompared too, so that every call
-// measured takes the uncompared path.
+// rollout.Static at 1% shadow.
 func BenchmarkUncompared(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
-		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer waitShutdown(b, exp)
-	dualrun.DisableShadows()
-	defer dualrun.EnableShadows()
-	b.ReportAllocs()
+	exp := uncomparedExp(b, rollout.Static{Shadow: rollout.Percent(1)})
 	for b.Loop() {
 		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
 	}
@@ -79,12 +87,7 @@ func BenchmarkUncompared(b *testing.B) {
 // decide-first API: Decide, then RunDecision.
 func BenchmarkDecideUncompared(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
-		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer waitShutdown(b, exp)
-	dualrun.DisableShadows()
-	defer dualrun.EnableShadows()
-	b.ReportAllocs()
+	exp := uncomparedExp(b, rollout.Static{Shadow: rollout.Percent(1)})
 	for b.Loop() {
 		d := exp.Decide(ctx)
 		sink, _ = exp.RunDecision(ctx, d, legacyBench, candidateBench)
@@ -95,12 +98,7 @@ func BenchmarkDecideUncompared(b *testing.B) {
 // (what flag sources feed) instead of a rollout.Static.
 func BenchmarkUncomparedLive(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
-		dualrun.WithRollout(rollout.NewLive(rollout.Static{Shadow: rollout.Percent(1)})))...)
-	defer waitShutdown(b, exp)
-	dualrun.DisableShadows()
-	defer dualrun.EnableShadows()
-	b.ReportAllocs()
+	exp := uncomparedExp(b, rollout.NewLive(rollout.Static{Shadow: rollout.Percent(1)}))
 	for b.Loop() {
 		sink, _ = exp.Run(ctx, legacyBench, candidateBench)
 	}
@@ -134,12 +132,7 @@ func BenchmarkParallelDirect(b *testing.B) {
 }
 
 func BenchmarkParallelUncompared(b *testing.B) {
-	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
-		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer waitShutdown(b, exp)
-	dualrun.DisableShadows()
-	defer dualrun.EnableShadows()
-	b.ReportAllocs()
+	exp := uncomparedExp(b, rollout.Static{Shadow: rollout.Percent(1)})
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := deepContext()
 		var v benchValue
@@ -155,12 +148,7 @@ func BenchmarkParallelUncompared(b *testing.B) {
 // so the caller allocates it.
 func BenchmarkCapturingClosure(b *testing.B) {
 	ctx := deepContext()
-	exp := dualrun.New[benchValue](expName(b), append(noopOpts(),
-		dualrun.WithRollout(rollout.Static{Shadow: rollout.Percent(1)}))...)
-	defer waitShutdown(b, exp)
-	dualrun.DisableShadows()
-	defer dualrun.EnableShadows()
-	b.ReportAllocs()
+	exp := uncomparedExp(b, rollout.Static{Shadow: rollout.Percent(1)})
 	id := int64(7)
 	for b.Loop() {
 		sink, _ = exp.Run(ctx,
