@@ -400,14 +400,8 @@ func (e *Experiment[T]) recordTimeout(cl *call[T]) {
 // runtime.Goexit ends the calling goroutine, as in any code of the caller's;
 // the call is recorded first.
 func (e *Experiment[T]) compareAndRecord(ctx context.Context, legacy, candidate Result[T]) (Outcome, MismatchKind) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	c := e.c
-	c.calls.Inc(int(Legacy)<<1 | 1)
-	ci := &callInfo{caller: ctx, primary: Legacy, span: noSpan, spanCtx: ctx}
-	r := &ci.rec
-	*r = record{ctx: ctx, primary: Legacy, call: ci}
+	r := c.syncRecord(ctx)
 	r.errs[Legacy], r.errs[Candidate] = legacy.Err, candidate.Err
 	failed := safe.Call("comparison", func() {
 		e.cmp.compare(r, legacy.Value, legacy.Err, candidate.Value, candidate.Err)
@@ -420,4 +414,26 @@ func (e *Experiment[T]) compareAndRecord(ctx context.Context, legacy, candidate 
 	}
 	c.record(r)
 	return r.outcome, r.kind
+}
+
+// failAndRecord records, as compareAndRecord does, a comparison that could
+// not be made: outcome error, with err as the callback error.
+func (e *Experiment[T]) failAndRecord(ctx context.Context, err error) Outcome {
+	r := e.c.syncRecord(ctx)
+	e.cmp.fail(r, err)
+	e.c.record(r)
+	return r.outcome
+}
+
+// syncRecord counts a compared call made on the calling goroutine and
+// returns its record, ready to be filled.
+func (c *core) syncRecord(ctx context.Context) *record {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.calls.Inc(int(Legacy)<<1 | 1)
+	ci := &callInfo{caller: ctx, primary: Legacy, span: noSpan, spanCtx: ctx}
+	r := &ci.rec
+	*r = record{ctx: ctx, primary: Legacy, call: ci}
+	return r
 }
