@@ -90,6 +90,16 @@
 // asynchronously, rate-limited and deduplicated per experiment, through a
 // bounded queue that drops and counts rather than block.
 //
+// # Noise and batches
+//
+// [WithCalibration] runs legacy a second time on a fraction of the
+// compared calls and learns which paths differ between legacy and itself
+// (ids, timestamps, map order); a mismatch made only of such noise is
+// recorded as ignored. [Stats] lists the learned paths and the mismatch
+// classes (the sets of paths that differ together). [CompareKeyed]
+// compares two result sets of a batch job by key, with the same outcomes,
+// telemetry and Reports.
+//
 // # Lifecycle
 //
 // [Experiment.Shutdown] and the package-level [Shutdown] (for experiments
