@@ -285,10 +285,13 @@ func (e *Experiment[T]) calibrate(cl *call[T], lv T, lerr error, raw []string) {
 		return
 	}
 	var noise []string
-	if safe.Call("calibration comparison", func() {
+	gated := e.heavy && compareGate.acquire()
+	failed := safe.Call("calibration comparison", func() {
 		v := e.cmp.eng.Compare(lv, nil, v2, nil)
 		noise = v.Paths
-	}, nil) != nil {
+	}, func(error) { compareGate.release(gated) })
+	compareGate.release(gated)
+	if failed != nil {
 		return
 	}
 	c.noise.observe(raw, noise)

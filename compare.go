@@ -114,11 +114,32 @@ func ErrorsMatchTargets(targets ...error) func(legacy, candidate error) bool {
 	}
 }
 
+// Difference is what a [WithDiffer] func says of two values: whether they
+// are equal, the paths on which they differ, in the differ's own notation
+// (JSON paths such as "$.items[*].price", proto field paths), and a diff
+// made only when a Report is built. dualrun bounds the paths as its own
+// (at most 32 per comparison, 256 bytes each) and counts them like go-cmp's:
+// Stats.Fields, dualrun.mismatch.fields, Report.Paths, mismatch classes.
+type Difference = compare.Difference
+
+// WithDiffer replaces, for successful values, the equality, the differing
+// paths and the diff with fn, called as fn(legacy, candidate): for adapters
+// whose values have their own structure (HTTP bodies compared as JSON, gRPC
+// messages compared as protobuf) and their own path notation. Normalizers,
+// error rules and ignore rules apply as usual; WithDiffer wins over
+// WithComparer and WithCmpOptions. A panic (or runtime.Goexit) in fn is
+// outcome error. New panics if T does not match the experiment's type; a
+// nil fn is ignored.
+func WithDiffer[T any](fn func(legacy, candidate T) Difference) Option {
+	return specOption(compare.DifferFunc(fn))
+}
+
 // specOf is the comparison part of c, in the engine's terms.
 func specOf(c config) compare.Spec {
 	return compare.Spec{
 		CmpOpts: c.cmpOpts, Comparer: c.comparer, Normalizers: c.normalizers,
 		Ignores: c.ignores, ErrEqual: c.errEqual, Budget: c.compareBudget,
+		Differ: c.differ,
 	}
 }
 
@@ -127,6 +148,7 @@ func specOption(edit compare.Edit) Option {
 	return optionFunc(func(c config) config {
 		s := edit(specOf(c))
 		c.cmpOpts, c.comparer, c.normalizers, c.ignores, c.errEqual = s.CmpOpts, s.Comparer, s.Normalizers, s.Ignores, s.ErrEqual
+		c.differ = s.Differ
 		return c
 	})
 }

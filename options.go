@@ -79,6 +79,7 @@ type config struct {
 
 	// Comparison (options in compare.go).
 	compareBudget time.Duration
+	differ        any // func(legacy, candidate T) Difference
 
 	// Telemetry (options in telemetry.go).
 	errorClassifier  func(error) string

@@ -38,6 +38,7 @@ const (
 	eqPlain eqMode = iota // ==
 	eqFunc                // the WithComparer func
 	eqCmp                 // go-cmp
+	eqDiffer              // the WithDiffer func: equality, paths and diff
 )
 
 // Comparer compares the two sides' results of calls returning T. Make it
@@ -46,6 +47,7 @@ type Comparer[T any] struct {
 	typ         reflect.Type
 	mode        eqMode
 	fn          func(legacy, candidate T) bool
+	differ      func(legacy, candidate T) Difference
 	userOpts    []cmp.Option // for the equality (eqCmp)
 	pathOpts    []cmp.Option // for the paths and the diff
 	normalizers []func(T) T
@@ -84,6 +86,12 @@ func New[T any](s Spec) (*Comparer[T], error) {
 	}
 	opts := append([]cmp.Option(nil), s.CmpOpts...)
 	switch {
+	case s.Differ != nil:
+		fn, err := typed[func(T, T) Difference]("WithDiffer", s.Differ)
+		if err != nil {
+			return nil, err
+		}
+		c.mode, c.differ = eqDiffer, fn
 	case s.Comparer != nil:
 		fn, err := typed[func(T, T) bool]("WithComparer", s.Comparer)
 		if err != nil {
@@ -99,7 +107,9 @@ func New[T any](s Spec) (*Comparer[T], error) {
 		n := nodeBound(c.typ)
 		c.metered = len(opts) > 0 || n == unbounded || n >= checkEvery || holdsByteLeaf(c.typ)
 	}
-	c.walkers.New = func() any { return newWalker(c.userOpts, c.pathOpts) }
+	if c.mode != eqDiffer {
+		c.walkers.New = func() any { return newWalker(c.userOpts, c.pathOpts) }
+	}
 	return c, nil
 }
 
@@ -126,6 +136,7 @@ type Verdict[T any] struct {
 	c       *Comparer[T]
 	spent   time.Duration // of the budget, by the equality and the paths
 	leaves  int           // differing leaves found by the paths, -1 if not known
+	differ  Difference    // what the WithDiffer func said
 	deepest int           // path steps to the deepest of them
 }
 
@@ -223,6 +234,11 @@ func (c *Comparer[T]) equal(v *Verdict[T]) (eq bool, err error) {
 	case eqFunc:
 		err = safe.Call("WithComparer func", func() { eq = c.fn(l, r) }, nil)
 		return eq, err
+	case eqDiffer:
+		var d Difference
+		err = safe.Call("WithDiffer func", func() { d = c.differ(l, r) }, nil)
+		v.differ = d
+		return d.Equal, err
 	}
 	if !c.metered {
 		err = safe.Call("go-cmp", func() { eq = cmp.Equal(l, r, c.userOpts...) }, nil)
@@ -239,6 +255,10 @@ func (c *Comparer[T]) equal(v *Verdict[T]) (eq bool, err error) {
 // equality did not, or did not use) leaves the paths out; running out of
 // budget fails the comparison.
 func (c *Comparer[T]) collect(v *Verdict[T]) error {
+	if c.mode == eqDiffer {
+		v.Paths = boundPaths(v.differ.Paths)
+		return nil
+	}
 	w := c.walker(collectMode, c.budget-v.spent)
 	defer c.walkers.Put(w)
 	l, r := v.Legacy.Value, v.Candidate.Value

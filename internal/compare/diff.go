@@ -56,6 +56,14 @@ func errorText(err error, limit int) string {
 
 func (v *Verdict[T]) valueDiff(limit int) string {
 	c := v.c
+	if c.mode == eqDiffer {
+		var out string
+		if fn := v.differ.Diff; fn != nil && safe.Call("WithDiffer diff", func() { out = fn(limit) }, nil) == nil && out != "" {
+			return Truncate(out, limit)
+		}
+		half := limit / 2
+		return Truncate("-legacy:    "+Format(v.Legacy.Value, half)+"\n+candidate: "+Format(v.Candidate.Value, half)+"\n", limit)
+	}
 	x, y := v.Legacy.Value, v.Candidate.Value
 	left := c.budget - v.spent
 	var why string

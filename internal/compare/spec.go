@@ -38,6 +38,10 @@ type Spec struct {
 	ErrEqual func(legacy, candidate error) bool
 	// Budget bounds the time of one comparison; <= 0 means DefaultBudget.
 	Budget time.Duration
+	// Differ is a func(legacy, candidate T) Difference replacing the
+	// equality, the paths and the diff of successful values (it wins over
+	// Comparer and CmpOpts).
+	Differ any
 }
 
 // Edit changes a Spec: the fronts' comparison options are Edits. An Edit
