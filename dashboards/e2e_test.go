@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,9 +76,11 @@ func TestEndToEnd(t *testing.T) {
 	tLast := waitForFinalCounts(ctx, t, prom, m)
 	tRules := waitForRules(ctx, t, prom, tLast)
 
+	stats := fetchStats(ctx, t, svcAddr)
+	t.Run("in-process stats", func(t *testing.T) { checkStats(t, stats, m) })
 	t.Run("zero-initialised outcome series", func(t *testing.T) { checkZeroInit(ctx, t, prom, tLast) })
 	t.Run("experiment variable", func(t *testing.T) { checkTemplateVariable(ctx, t, prom, tLast) })
-	obs := observe(ctx, t, prom, tLast)
+	obs := observe(ctx, t, prom, tLast, stats)
 	checks := expectations(m, obs)
 	t.Run("queries", func(t *testing.T) { checkQueries(ctx, t, prom, checks, tLast, tRules) })
 	t.Run("alerts", func(t *testing.T) { checkAlerts(ctx, t, prom, checks, m) })
@@ -169,6 +174,89 @@ func runLoadGenerator(ctx context.Context, t *testing.T, bin string, target *url
 	}
 }
 
+// serviceStats is the service's GET /stats: dualrun's in-process
+// statistics of the experiment.
+type serviceStats struct {
+	Experiment string           `json:"experiment"`
+	Calls      int64            `json:"calls"`
+	Compared   int64            `json:"compared"`
+	Outcomes   map[string]int64 `json:"outcomes"`
+	InFlight   int64            `json:"in_flight"`
+	Legacy     sideLatency      `json:"legacy"`
+	Candidate  sideLatency      `json:"candidate"`
+}
+
+// sideLatency is one side's latency, in seconds, from dualrun's own
+// histogram: within 1/64 of the exact sample quantile.
+type sideLatency struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50_seconds"`
+	P99   float64 `json:"p99_seconds"`
+}
+
+func (s serviceStats) quantile(side string, phi float64) float64 {
+	l := s.Legacy
+	if side == "candidate" {
+		l = s.Candidate
+	}
+	switch phi {
+	case 0.5:
+		return l.P50
+	case 0.99:
+		return l.P99
+	}
+	panic(fmt.Sprintf("no p%g in the service's stats", phi*100))
+}
+
+// fetchStats reads the service's in-process statistics.
+func fetchStats(ctx context.Context, t *testing.T, base *url.URL) serviceStats {
+	t.Helper()
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.JoinPath("/stats").String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: transport}).Do(req)
+	if err != nil {
+		t.Fatalf("service stats: %v", err)
+	}
+	defer resp.Body.Close()
+	var s serviceStats
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("service stats: %s, %v", resp.Status, err)
+	}
+	return s
+}
+
+// checkStats checks dualrun's in-process statistics against the model:
+// the same outcomes, every call timed on both sides, and each side at
+// least as slow as its modelled work (the reference of the quantile
+// checks must be a real measurement).
+func checkStats(t *testing.T, s serviceStats, m inputModel) {
+	if s.Experiment != experiment || s.Calls != int64(m.n) || s.Compared != int64(m.compared()) || s.InFlight != 0 {
+		t.Errorf("stats: %+v", s)
+	}
+	for o, want := range m.outcomes {
+		if s.Outcomes[o] != int64(want) {
+			t.Errorf("stats: %d %s, want %d", s.Outcomes[o], o, want)
+		}
+	}
+	for _, side := range []string{"legacy", "candidate"} {
+		for _, phi := range []float64{0.5, 0.99} {
+			got, nominal := s.quantile(side, phi), m.quantile(side, phi)
+			if got < nominal*(1-1.0/64) {
+				t.Errorf("%s p%g: %vs in-process, below the modelled %vs", side, phi*100, got, nominal)
+			}
+			t.Logf("%s p%g: %.4fs in-process (modelled %.4fs)", side, phi*100, got, nominal)
+		}
+	}
+	if s.Legacy.Count < uint64(m.n-m.untimedLegacy()) || s.Legacy.Count > uint64(m.n) || s.Candidate.Count != uint64(m.n) {
+		t.Errorf("stats: %d legacy and %d candidate durations, want %d each (legacy: %d may be untimed)",
+			s.Legacy.Count, s.Candidate.Count, m.n, m.untimedLegacy())
+	}
+}
+
 // sel is the selector of the experiment's series.
 var sel = fmt.Sprintf(`dualrun_experiment=%q`, experiment)
 
@@ -179,24 +267,39 @@ var sel = fmt.Sprintf(`dualrun_experiment=%q`, experiment)
 func waitForFinalCounts(ctx context.Context, t *testing.T, prom *promServer, m inputModel) time.Time {
 	t.Helper()
 	want := map[string]float64{
-		`sum(dualrun_comparisons_total{` + sel + `})`:                                    float64(m.compared()),
-		`sum(dualrun_calls_total{` + sel + `})`:                                          float64(m.n),
-		`sum(dualrun_call_duration_seconds_count{` + sel + `, dualrun_side="legacy"})`:    float64(m.n),
+		`sum(dualrun_comparisons_total{` + sel + `})`:                                     float64(m.compared()),
+		`sum(dualrun_calls_total{` + sel + `})`:                                           float64(m.n),
 		`sum(dualrun_call_duration_seconds_count{` + sel + `, dualrun_side="candidate"})`: float64(m.n),
-		`sum(dualrun_shadow_inflight{` + sel + `})`:                                      0,
+		`sum(dualrun_shadow_inflight{` + sel + `})`:                                       0,
 	}
 	eventually(ctx, t, 30*time.Second, "final counts in Prometheus", func(ctx context.Context) error {
-		for expr, w := range want {
+		var diffs []string
+		for _, expr := range slices.Sorted(maps.Keys(want)) {
 			v, err := prom.scalar(ctx, expr, time.Now())
 			if err != nil {
 				return err
 			}
-			if v != w {
-				return fmt.Errorf("%s = %v, want %v", expr, v, w)
+			if v != want[expr] {
+				diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", expr, v, want[expr]))
 			}
+		}
+		if len(diffs) > 0 {
+			return fmt.Errorf("%s", strings.Join(diffs, "; "))
 		}
 		return nil
 	})
+	// The candidate's duration is recorded after the legacy side's: with
+	// every candidate duration in, the legacy ones are final too. They
+	// may lack a few (see inputModel.untimed).
+	legacy, err := prom.scalar(ctx, `sum(dualrun_call_duration_seconds_count{`+sel+`, dualrun_side="legacy"})`, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo := float64(m.n - m.untimedLegacy()); legacy < lo || legacy > float64(m.n) {
+		t.Fatalf("%v legacy durations, want %v to %d", legacy, lo, m.n)
+	} else if legacy < float64(m.n) {
+		t.Logf("%v legacy durations of %d: a legacy call outlasted its shadow's timeout (overloaded machine)", legacy, m.n)
+	}
 	mat, err := prom.matrix(ctx, `dualrun_calls_total{`+sel+`}[10m]`, time.Now())
 	if err != nil || len(mat) == 0 {
 		t.Fatalf("raw samples: %v %v", mat, err)

@@ -3,7 +3,6 @@ package dashboards_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -154,11 +153,11 @@ func (p *process) signal(sig syscall.Signal) {
 }
 
 // stop ends the process group: SIGTERM, then SIGKILL after 10 s. It
-// returns once the process has been waited for.
+// returns once the process has been waited for. (Once it has been, its
+// group ID may name another group: no signal is sent after that.)
 func (p *process) stop() {
 	select {
 	case <-p.done:
-		p.signal(syscall.SIGKILL) // children left behind, if any
 		return
 	default:
 	}
@@ -169,7 +168,6 @@ func (p *process) stop() {
 		p.signal(syscall.SIGKILL)
 		<-p.done
 	}
-	p.signal(syscall.SIGKILL)
 }
 
 // wait waits for the process to exit by itself, killing its group when
@@ -224,17 +222,18 @@ func eventually(ctx context.Context, t *testing.T, timeout time.Duration, what s
 	defer cancel()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	var last error // the last failure that was not the end of ctx
 	for {
 		err := f(ctx)
 		if err == nil {
 			return
 		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				err = ctx.Err()
-			}
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+			t.Fatalf("%s: not within %v: %v", what, timeout, last)
 		case <-tick.C:
 		}
 	}

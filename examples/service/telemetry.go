@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,14 +58,14 @@ func newTelemetry(ctx context.Context, cfg telemetryConfig) (*telemetry, error) 
 	}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExporter)}
 	tel := &telemetry{registry: reg, tracerProvider: tracenoop.NewTracerProvider()}
-	if cfg.otlpEndpoint != "" {
-		mexp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(cfg.otlpEndpoint+"/v1/metrics"))
+	if base := strings.TrimSuffix(cfg.otlpEndpoint, "/"); base != "" {
+		mexp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(base+"/v1/metrics"))
 		if err != nil {
 			return nil, fmt.Errorf("OTLP metric exporter: %w", err)
 		}
 		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp,
 			sdkmetric.WithInterval(cfg.otlpInterval))))
-		texp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.otlpEndpoint+"/v1/traces"))
+		texp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(base+"/v1/traces"))
 		if err != nil {
 			return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 		}

@@ -85,7 +85,7 @@ const (
 	CandidateFreightLatency = 2 * time.Second
 	// ShadowTimeout is the service's shadow timeout: the rewrite's
 	// freight lookups run past it.
-	ShadowTimeout = 400 * time.Millisecond
+	ShadowTimeout = time.Second
 )
 
 // rates are one zone's prices and transit time.
