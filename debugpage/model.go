@@ -216,8 +216,10 @@ func (p *Page) experiment(st dualrun.Stats, detail bool) experimentData {
 		e.Classes = append(e.Classes, classData{c.Kind.String(), paths, c.Count, c.Overcount})
 	}
 	if cal := st.Calibration; cal.Enabled {
-		cd := &calibrationData{Fraction: cal.Fraction, Calls: cal.Calls, Samples: cal.Samples,
-			IgnoredAsNoise: cal.IgnoredAsNoise, NoisyPaths: []string{}}
+		cd := &calibrationData{
+			Fraction: cal.Fraction, Calls: cal.Calls, Samples: cal.Samples,
+			IgnoredAsNoise: cal.IgnoredAsNoise, NoisyPaths: []string{},
+		}
 		for _, p := range cal.Paths {
 			if p.Noisy {
 				cd.NoisyPaths = append(cd.NoisyPaths, p.Path)
