@@ -12,7 +12,8 @@
 //	          ignores its context, WithShadowTimeout(200ms)
 //	heavy     dualrun whose sides return equal but distinct large results
 //	          (a 1 MiB []byte and -heavy-items structs with floats, so
-//	          go-cmp walks every item): CPU-heavy comparisons at the
+//	          go-cmp walks every item; 2,000 by default, tens of ms of
+//	          go-cmp per comparison): CPU-heavy comparisons at the
 //	          in-flight limit, the case where comparison work could
 //	          starve the callers
 //
@@ -134,7 +135,7 @@ func main() {
 	flag.IntVar(&o.Concurrency, "concurrency", 32, "callers calling in a loop")
 	flag.StringVar(&o.Legacy, "legacy", "spin", "legacy work: spin (calibrated busy loop) or sleep (time.Sleep)")
 	flag.DurationVar(&o.Work, "work", 100*time.Microsecond, "legacy work per call; the slow candidate takes 100× this")
-	flag.IntVar(&o.HeavyItems, "heavy-items", 20000, "items in each result of the heavy phase (go-cmp walks them all)")
+	flag.IntVar(&o.HeavyItems, "heavy-items", 2000, "items in each result of the heavy phase (go-cmp walks them all)")
 	flag.IntVar(&o.Rounds, "rounds", 1, "run the phases this many times in turn (baseline, slow, hang, heavy, baseline, ...),\n"+
 		"so that slow drifts in the machine's load affect every phase alike")
 	asJSON := flag.Bool("json", false, "print the results as JSON instead of text")
@@ -394,7 +395,9 @@ func run(o options) (*report, error) {
 
 	// Release the hung candidates and shut down.
 	close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The heavy phase's queued comparisons drain through the comparison
+	// gate: give them time.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rep.Shutdown = "clean"
 	if err := errors.Join(slow.Shutdown(ctx), hang.Shutdown(ctx), heavy.Shutdown(ctx)); err != nil {
