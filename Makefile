@@ -18,7 +18,7 @@ EXAMPLES := examples
 # Every Go module of the repository, the root first. A package that pulls a
 # heavy dependency (OpenFeature, gRPC, Prometheus, database drivers) lives
 # in a module of its own; add it here and `make test` runs it.
-MODULES := . examples rollout/openfeature integration browsertest dashboards
+MODULES := . examples rollout/openfeature integration browsertest dashboards dualrungrpc
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.
 TEST_TIMEOUT ?= 20m## go test -timeout of the race tests

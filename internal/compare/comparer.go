@@ -85,6 +85,13 @@ func New[T any](s Spec) (*Comparer[T], error) {
 		c.ignores = append(c.ignores, fn)
 	}
 	opts := append([]cmp.Option(nil), s.CmpOpts...)
+	if s.Comparer != nil {
+		// Checked even when a differ wins: a typed option for another T is
+		// a programmer error wherever it is.
+		if _, err := typed[func(T, T) bool]("WithComparer", s.Comparer); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case s.Differ != nil:
 		fn, err := typed[func(T, T) Difference]("WithDiffer", s.Differ)
