@@ -33,9 +33,12 @@ const (
 )
 
 // WithCalibration turns on A/A calibration, for call sites whose legacy
-// side is idempotent: on a fraction of the compared calls (0 < fraction
-// <= 1), once the comparison is recorded, the legacy side runs a second
-// time — in a shadow context ([IsShadow] is true), within the call's
+// side is idempotent and may run again after the call returned: on a
+// fraction of the compared calls (0 < fraction <= 1), once the comparison
+// is recorded, the legacy function runs a second time — even when it was
+// the primary, so it must not write into anything of the caller's (a
+// ResponseWriter, a reply message: dualrunhttp and dualrungrpc take care of
+// theirs) — in a shadow context ([IsShadow] is true), within the call's
 // shadow slot, with its own shadow timeout — and the paths on which the two
 // legacy results differ are counted as noise, those on which legacy and
 // candidate differ on the same sampled calls as raw differences. A path is

@@ -3,6 +3,7 @@ package dualrungrpc
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -139,6 +140,12 @@ type clientCall struct {
 
 	// The sides, made once per clientCall (pooled for uncompared calls).
 	legacyF, candidateF dualrun.Func[*reply]
+
+	// primaryRan is set by the primary's run. A later run of the same side
+	// (dualrun.WithCalibration runs legacy again after the call returned,
+	// on a dualrun goroutine) must not write into the caller's response: it
+	// runs as a shadow does.
+	primaryRan atomic.Bool
 }
 
 func newClientCall(c *Client) *clientCall {
@@ -149,7 +156,7 @@ func newClientCall(c *Client) *clientCall {
 
 // legacy runs the call on the connection the interceptor is installed on.
 func (cl *clientCall) legacy(ctx context.Context) (*reply, error) {
-	if cl.primary == dualrun.Legacy {
+	if cl.primary == dualrun.Legacy && cl.primaryRan.CompareAndSwap(false, true) {
 		return cl.primaryResult(cl.invoker(ctx, cl.method, cl.req, cl.resp, cl.cc, cl.opts...))
 	}
 	out := cl.respType.New().Interface()
@@ -158,7 +165,7 @@ func (cl *clientCall) legacy(ctx context.Context) (*reply, error) {
 
 // candidate runs the call on the candidate connection.
 func (cl *clientCall) candidate(ctx context.Context) (*reply, error) {
-	if cl.primary == dualrun.Candidate {
+	if cl.primary == dualrun.Candidate && cl.primaryRan.CompareAndSwap(false, true) {
 		return cl.primaryResult(cl.c.candidate.Invoke(ctx, cl.method, cl.req, cl.resp, cl.opts...))
 	}
 	out := cl.respType.New().Interface()

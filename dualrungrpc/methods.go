@@ -241,7 +241,7 @@ type MethodStats struct {
 	Experiment dualrun.Stats
 	// Fields are the differing proto field paths of the method's value
 	// mismatches, such as ".items[*].price_cents", most frequent first.
-	// The experiment's own Fields name the whole response ".".
+	// The experiment's own Fields name them too (dualrun.WithDiffer).
 	Fields []dualrun.FieldCount
 	// Uncompared counts calls that dualrungrpc ran without a shadow
 	// whatever the rollout decided: streams, messages that are not

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -188,6 +189,11 @@ type serverCall struct {
 	// hands candReq to its method.
 	legacyF, candidateF dualrun.Func[*reply]
 	passReq             grpc.UnaryServerInterceptor
+
+	// primaryRan is set by the primary's run: a later run of the same side
+	// (dualrun.WithCalibration runs legacy again after the call returned)
+	// runs as a shadow does, on a transport stream of its own.
+	primaryRan atomic.Bool
 }
 
 func newServerCall() *serverCall {
@@ -206,7 +212,7 @@ func (sc *serverCall) clear() {
 
 // legacy runs the call on the implementation the grpc.Server serves.
 func (sc *serverCall) legacy(ctx context.Context) (*reply, error) {
-	if sc.primary == dualrun.Legacy {
+	if sc.primary == dualrun.Legacy && sc.primaryRan.CompareAndSwap(false, true) {
 		return sc.primaryResult(sc.handler(ctx, sc.req))
 	}
 	return shadowReply(sc.handler(shadowStream(ctx, sc.method), sc.shadowReq))
@@ -216,7 +222,7 @@ func (sc *serverCall) legacy(ctx context.Context) (*reply, error) {
 // generated handler: the request is handed over by passReq, not decoded.
 func (sc *serverCall) candidate(ctx context.Context) (*reply, error) {
 	c := sc.m.cand
-	if sc.primary == dualrun.Candidate {
+	if sc.primary == dualrun.Candidate && sc.primaryRan.CompareAndSwap(false, true) {
 		return sc.primaryResult(c.unary(c.impl, ctx, noDecode, sc.passReq))
 	}
 	return shadowReply(c.unary(c.impl, shadowStream(ctx, sc.method), noDecode, sc.passReq))
