@@ -18,7 +18,7 @@ EXAMPLES := examples
 # Every Go module of the repository, the root first. A package that pulls a
 # heavy dependency (OpenFeature, gRPC, Prometheus, database drivers) lives
 # in a module of its own; add it here and `make test` runs it.
-MODULES := . examples rollout/openfeature integration browsertest dashboards dualrungrpc
+MODULES := . examples rollout/openfeature integration browsertest dashboards dualrungrpc dualwrite
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.
 TEST_TIMEOUT ?= 20m## go test -timeout of the race tests
@@ -54,7 +54,7 @@ test: deps download vet race bench-smoke tidy-check quickstart ## Run all checks
 	@printf '\n==> make test: all checks passed\n'
 
 .PHONY: deps
-deps: ## Install the system packages the tests need when missing (apt-get: chromium, prometheus)
+deps: ## Install the system packages the tests need when missing (apt-get: chromium, prometheus, postgresql)
 	$(call step,system packages)
 	bash scripts/install-test-deps.sh
 

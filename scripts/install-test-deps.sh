@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-test-deps.sh: install the system packages the tests need, when
 # missing, with Debian's apt-get: chromium (the debug page's real-browser
-# test) and what scripts/install-e2e-deps.sh installs (Prometheus for the
-# dashboards' end-to-end test). Idempotent; quiet when everything is there.
+# test), Prometheus (the dashboards' end-to-end test, by
+# scripts/install-e2e-deps.sh) and PostgreSQL (dualwrite, by
+# scripts/install-postgres.sh). Idempotent; quiet when everything is there.
 # Go modules come from the module proxy through `go mod download`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +31,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 	apt_install chromium
 fi
 
-if [ -x scripts/install-e2e-deps.sh ] || [ -f scripts/install-e2e-deps.sh ]; then
-	bash scripts/install-e2e-deps.sh
-fi
+bash scripts/install-e2e-deps.sh   # prometheus, promtool (dashboards)
+bash scripts/install-postgres.sh   # postgresql (dualwrite)
