@@ -35,10 +35,10 @@ const (
 type eqMode uint8
 
 const (
-	eqPlain eqMode = iota // ==
-	eqFunc                // the WithComparer func
-	eqCmp                 // go-cmp
-	eqDiffer              // the WithDiffer func: equality, paths and diff
+	eqPlain  eqMode = iota // ==
+	eqFunc                 // the WithComparer func
+	eqCmp                  // go-cmp
+	eqDiffer               // the WithDiffer func: equality, paths and diff
 )
 
 // Comparer compares the two sides' results of calls returning T. Make it
