@@ -156,7 +156,8 @@ func specOption(edit compare.Edit) Option {
 // comparer is how an experiment compares its two sides: the engine,
 // resolved once at New for T and the options.
 type comparer[T any] struct {
-	eng *compare.Comparer[T]
+	eng   *compare.Comparer[T]
+	cheap bool // eng.Cheap(): == decides, nothing else runs
 }
 
 func newComparer[T any](name string, cfg config) comparer[T] {
@@ -164,12 +165,18 @@ func newComparer[T any](name string, cfg config) comparer[T] {
 	if err != nil {
 		panic(fmt.Sprintf("dualrun: experiment %q: %v", name, err))
 	}
-	return comparer[T]{eng: eng}
+	return comparer[T]{eng: eng, cheap: eng.Cheap()}
 }
 
 // compare fills r's outcome, kind, paths, diff and callback error from the
 // two sides' results.
 func (cm *comparer[T]) compare(r *record, lv T, lerr error, cv T, cerr error) {
+	if cm.cheap && lerr == nil && cerr == nil && any(lv) == any(cv) {
+		// The common case of a plain comparable T that matches: what the
+		// engine would decide, without building its verdict.
+		r.outcome, r.kind, r.paths, r.diff, r.cbErr = Match, NoMismatch, nil, nil, nil
+		return
+	}
 	v := cm.eng.Compare(lv, lerr, cv, cerr)
 	r.outcome, r.kind, r.paths, r.diff, r.cbErr = Match, NoMismatch, nil, nil, nil
 	switch {

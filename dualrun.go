@@ -35,7 +35,7 @@ func New[T any](name string, opts ...Option) *Experiment[T] {
 	cfg := newConfig(opts)
 	cfg.name = name
 	e := &Experiment[T]{cmp: newComparer[T](name, cfg)}
-	e.heavy = !e.cmp.eng.Cheap()
+	e.heavy = !e.cmp.cheap
 	if cfg.clone != nil {
 		e.clone = typed[func(T) T](name, "WithClone", cfg.clone)
 	}
