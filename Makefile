@@ -1,7 +1,8 @@
 # dualrun developer entry points. Run `make` (or `make help`) for the list.
 #
-# Two Go modules live here: the library (repo root) and examples/ (its own
-# go.mod, with `replace github.com/dualrun/dualrun => ../`).
+# Several Go modules live here: the library (repo root) and, each with its
+# own go.mod and a `replace github.com/dualrun/dualrun => ../`, the packages
+# that pull heavy dependencies (MODULES below).
 # Tools (golangci-lint, benchstat) are pinned and run with `go run pkg@version`,
 # so nothing needs installing besides Go and make.
 
@@ -21,7 +22,7 @@ EXAMPLES := examples
 # OpenTelemetry Collector in dashboards/otelcol is a module too, on purpose
 # not listed: the dashboards end-to-end test builds it (cached by a hash of
 # its manifest), and generated code is neither vetted nor linted.
-MODULES := . examples rollout/openfeature integration browsertest dashboards dualrungrpc dualwrite
+MODULES := . examples rollout/openfeature integration browsertest dashboards dualrungrpc dualwrite internal/e2e fleetramp
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.
 TEST_TIMEOUT ?= 20m## go test -timeout of the race tests
@@ -94,10 +95,11 @@ quickstart: ## Run the quickstart example
 # Other tasks.
 
 .PHONY: e2e
-e2e: ## End-to-end test of dashboards/ alone: Prometheus, the OTel Collector and the service example, for real (installs Debian's prometheus if missing)
-	$(call step,end-to-end test (dashboards))
+e2e: ## End-to-end tests alone: dashboards/ (Prometheus, the OTel Collector, the service example) and fleetramp/ (Prometheus, two service replicas, dualrun-ramp), for real (installs Debian's prometheus if missing)
+	$(call step,end-to-end tests (dashboards, fleetramp))
 	bash scripts/install-e2e-deps.sh
 	cd dashboards && DUALRUN_E2E=1 $(GO) test -count=1 -timeout 30m -v ./...
+	cd fleetramp && DUALRUN_E2E=1 $(GO) test -count=1 -timeout 10m -run TestFleetRampEndToEnd -v .
 
 .PHONY: soak
 soak: ## Run the soak example (it bounds itself)

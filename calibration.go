@@ -277,7 +277,7 @@ func (e *Experiment[T]) calibrate(cl *call[T], lv T, lerr error, raw []string) {
 		return
 	}
 	c.noise.calls.Add(1)
-	ctx, cancel := context.WithTimeout(AsShadow(context.WithoutCancel(cl.caller)), c.cfg.shadowTimeout)
+	ctx, cancel := context.WithTimeout(AsShadow(context.WithoutCancel(cl.caller())), c.cfg.shadowTimeout)
 	defer cancel()
 	var (
 		v2   T

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -26,7 +27,6 @@ const (
 
 // callInfo is the non-generic state of one compared call.
 type callInfo struct {
-	caller     context.Context
 	callerSpan trace.SpanContext
 	span       trace.Span
 	spanCtx    context.Context
@@ -38,9 +38,7 @@ type callInfo struct {
 	rec        record
 
 	// In the experiment's deadline queue (guarded by its lock).
-	self       expirer
 	prev, next *callInfo
-	queued     bool
 
 	// primaryWG is done when the primary has finished, however; pdone says
 	// so without waiting. The fields below are written by the caller
@@ -49,9 +47,15 @@ type callInfo struct {
 	pdone     atomic.Bool
 	aborted   bool
 	preturned bool // the primary returned (normally or with an error)
+	queued    bool // in the deadline queue; here, not above, to pack the struct
 	pdur      time.Duration
 	cloneErr  error
 }
+
+// caller is the caller's context. It is kept once, in the shadow context,
+// which wraps it: the call record stays within 512 bytes, the largest size
+// the Go allocator serves without a per-object header.
+func (ci *callInfo) caller() context.Context { return ci.sctx.caller }
 
 // primaryFinished marks the primary side done, normally or not.
 func (ci *callInfo) primaryFinished() {
@@ -68,8 +72,18 @@ type call[T any] struct {
 	perr   error
 }
 
-// run is the shadow side, on a worker goroutine.
-func (cl *call[T]) run() { cl.exp.shadow(cl, cl.fn) }
+// run is the shadow side, on a worker goroutine. The recording (the
+// deepest work of a call: comparison telemetry through the metrics SDK)
+// runs here, once shadow's frames are gone: a worker's stack, shrunk by
+// the garbage collector while it idles, then rarely needs to grow again.
+func (cl *call[T]) run() {
+	e := cl.exp
+	pprof.SetGoroutineLabels(e.c.labels[cl.primary.Other()])
+	if r := e.shadow(cl, cl.fn); r != nil {
+		e.c.finish(r)
+	}
+	pprof.SetGoroutineLabels(context.Background())
+}
 
 // begin admits a compared call: it claims a shadow slot and counts the
 // call, or counts it shed (nil: run the primary alone).
@@ -84,7 +98,7 @@ func (e *Experiment[T]) begin(ctx context.Context, side Side, primary, shadow Fu
 		return nil
 	}
 	c.calls.Inc(int(side)<<1 | 1)
-	cl := &call[T]{callInfo: callInfo{caller: ctx, primary: side}, exp: e, fn: shadow}
+	cl := &call[T]{callInfo: callInfo{primary: side, sctx: detachedContext{caller: ctx}}, exp: e, fn: shadow}
 	if side == Legacy {
 		cl.legacy = primary // for a second legacy run (calibration)
 	}
@@ -188,15 +202,13 @@ func (e *Experiment[T]) safeClone(cl *call[T], v T, then func()) T {
 
 // shadow runs on a worker goroutine: it starts the shadow span, enters the
 // experiment's deadline queue, runs the shadow function behind recover, then
-// records the comparison and releases the slot (afterShadow). Everything
-// after the slot was taken is inside the deferred recording, so nothing the
-// caller's context or a callback does can leak the slot.
-func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
+// compares (afterShadow). It returns the record for run to finish, or nil
+// when the call is done with. Everything after the slot was taken is inside
+// the deferred part, so nothing the caller's context or a callback does
+// can leak the slot: if this goroutine is ending (runtime.Goexit), the
+// deferred part finishes the record itself.
+func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) (rec *record) {
 	c := e.c
-	side := cl.primary.Other()
-	pprof.SetGoroutineLabels(c.labels[side])
-	defer pprof.SetGoroutineLabels(context.Background())
-
 	var (
 		v       T
 		err     error
@@ -207,12 +219,14 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 	)
 	sc := &cl.sctx
 	defer func() {
+		// A hook that called runtime.Goexit is in hookErr already.
+		goexit := !normal && hookErr != nil
 		if !normal && hookErr == nil {
 			// The shadow (or dualrun's setup) panicked or called
-			// runtime.Goexit; a hook that did is in hookErr already.
+			// runtime.Goexit.
 			r := recover()
 			if r == nil {
-				r = safe.ErrGoexit // runtime.Goexit: the goroutine ends after this
+				r, goexit = safe.ErrGoexit, true // the goroutine ends after this
 			}
 			pe = &PanicError{Value: r, Stack: debug.Stack()}
 		}
@@ -220,9 +234,18 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 			// The setup itself failed (a hostile caller context): the
 			// shadow never ran.
 			hookErr, pe = safe.Recovered("shadow setup", pe.Value), nil
-			e.setup(cl, sc)
+			if cl.span == nil {
+				// It broke before the span started: the shadow's
+				// context and no span stand in. The call never entered
+				// the deadline queue; it is recorded right away.
+				cl.spanCtx, cl.span = sc, noSpan
+			}
 		}
-		e.afterShadow(cl, sc, v, err, pe, hookErr)
+		rec = e.afterShadow(cl, sc, v, err, pe, hookErr)
+		if goexit && rec != nil {
+			c.finish(rec) // run will not
+			rec = nil
+		}
 	}()
 	e.setup(cl, sc)
 	started = true
@@ -240,30 +263,27 @@ func (e *Experiment[T]) shadow(cl *call[T], fn Func[T]) {
 		v, err = fn(ctx)
 	}
 	normal = true
+	return nil // set by the deferred part
 }
 
-// setup starts the shadow's span and deadline. It is idempotent, so the
-// deferred recording can finish a setup that a hostile context broke.
+// setup starts the shadow's span and deadline. The caller's context and
+// the tracer are user code and may panic: the deferred recording in shadow
+// then stands in for what setup did not set (the span).
 func (e *Experiment[T]) setup(cl *call[T], sc *detachedContext) {
 	c := e.c
-	if cl.self != nil {
-		return
-	}
-	cl.self = cl
 	// The shadow's budget starts now: the earlier of the caller's deadline
-	// and now + the shadow timeout. Safe defaults come first: the caller's
-	// context is user code and may panic.
+	// and now + the shadow timeout.
 	cl.start = monoNow()
 	cl.deadline = addSat(cl.start, c.cfg.shadowTimeout)
 	sc.deadline = cl.deadline
-	sc.init(cl.caller)
-	cl.spanCtx, cl.span = context.Context(sc), noSpan
-	if d, ok := cl.caller.Deadline(); ok {
+	caller := sc.caller
+	if d, ok := caller.Deadline(); ok {
 		if dm := monoOf(d); dm < cl.deadline {
 			cl.deadline, sc.deadline = dm, dm
 		}
 	}
-	cl.callerSpan = trace.SpanContextFromContext(cl.caller)
+	cl.callerSpan = trace.SpanContextFromContext(caller)
+	sc.init(caller)
 	cl.spanCtx, cl.span = c.tel.startSpan(sc, cl.callerSpan, cl.primary)
 	// Last: from here on the deadline timer may record the call, and reads
 	// what is set above.
@@ -280,32 +300,35 @@ func addSat(a mono, b time.Duration) mono {
 }
 
 // afterShadow runs when the shadow function has returned (or panicked): it
-// records the comparison, then releases the slot. Holding the slot through
-// the bookkeeping keeps the number of shadow goroutines within the limit
-// even when the CPUs are saturated.
-func (e *Experiment[T]) afterShadow(cl *call[T], sc *detachedContext, v T, err error, pe *PanicError, hookErr error) {
+// compares and returns the record for core.finish, which records it and
+// then releases the slot, or nil when the call is done with (slot
+// released). Holding the slot through the bookkeeping keeps the number of
+// shadow goroutines within the limit even when the CPUs are saturated.
+func (e *Experiment[T]) afterShadow(cl *call[T], sc *detachedContext, v T, err error, pe *PanicError, hookErr error) *record {
 	c := e.c
 	end := monoNow()
 	d := end - cl.start
 	sc.release()
-	defer c.releaseSlot()
 	if !cl.state.CompareAndSwap(stateRunning, stateReturned) {
-		return // recorded as timeout at the deadline; the late result is discarded
+		// Recorded as timeout at the deadline; the late result is
+		// discarded.
+		c.releaseSlot()
+		return nil
 	}
 	c.deadlines.remove(&cl.callInfo)
 	if end >= cl.deadline && hookErr == nil {
 		// It returned, but only once its deadline had passed (typically
 		// with the context's error): that is a timeout, as if the timer
 		// had won.
+		defer c.releaseSlot()
 		e.recordTimeout(cl)
-		return
+		return nil
 	}
 	cl.primaryWG.Wait()
-	defer c.donePending()
 
 	side := cl.primary.Other()
-	r := &cl.rec
-	*r = record{ctx: cl.spanCtx, primary: cl.primary, call: &cl.callInfo}
+	r := &cl.rec // still zero: only this goroutine, having won the state, fills it
+	r.primary, r.call = cl.primary, &cl.callInfo
 	r.durations[cl.primary], r.durations[side] = cl.pdur, d
 	r.finished[side] = true
 	r.finished[cl.primary] = cl.preturned
@@ -333,22 +356,12 @@ func (e *Experiment[T]) afterShadow(cl *call[T], sc *detachedContext, v T, err e
 		if cl.primary == Candidate {
 			lv, cv, lerr, cerr = v, cl.pv, err, cl.perr
 		}
-		// A comparison callback that calls runtime.Goexit ends this
-		// goroutine: the hook records the call as error on the way out.
-		gated := e.heavy && compareGate.acquire()
-		failed := safe.Call("comparison", func() {
-			e.cmp.compare(r, lv, lerr, cv, cerr)
-		}, func(err error) {
-			compareGate.release(gated)
-			e.cmp.fail(r, err)
-			c.record(r)
-		})
-		compareGate.release(gated)
-		if failed != nil {
-			e.cmp.fail(r, failed)
-		}
-		if r.outcome == Error && !c.cmpAdvised.Swap(true) {
-			handle(r.cbErr)
+		if e.cmp.cheapMatch(lv, lerr, cv, cerr) {
+			// == decided, and == on such a T runs no user code and
+			// cannot panic: nothing to guard or to gate.
+			r.outcome = Match
+		} else {
+			e.compareGuarded(r, lv, lerr, cv, cerr)
 		}
 		if c.noise.sample() && r.outcome != Error {
 			var raw []string
@@ -356,14 +369,45 @@ func (e *Experiment[T]) afterShadow(cl *call[T], sc *detachedContext, v T, err e
 				raw = r.paths
 			}
 			c.noise.classify(r)
+			defer c.releaseSlot()
+			defer c.donePending()
 			c.record(r)
 			e.calibrate(cl, lv, lerr, raw)
-			return
+			return nil
 		}
 		c.noise.classify(r)
 	}
-	c.record(r)
+	return r
 }
+
+// compareGuarded compares behind recover, through the comparison gate when
+// the experiment's comparisons can be heavy. A comparison callback that
+// calls runtime.Goexit ends this goroutine: the hook records the call as
+// error on the way out and lets it go (core.finish).
+func (e *Experiment[T]) compareGuarded(r *record, lv T, lerr error, cv T, cerr error) {
+	c := e.c
+	gated := e.heavy && compareGate.acquire()
+	failed := safe.Call("comparison", func() {
+		e.cmp.compare(r, lv, lerr, cv, cerr)
+	}, func(err error) {
+		compareGate.release(gated)
+		e.cmp.fail(r, err)
+		c.finish(r)
+	})
+	compareGate.release(gated)
+	if failed != nil {
+		e.cmp.fail(r, failed)
+	}
+	if r.outcome == Error && !c.cmpAdvised.Swap(true) {
+		handle(r.cbErr)
+	}
+}
+
+// expireCall is the deadline queue's expire func for calls of type T.
+// Every callInfo the queue holds is the first field of a call[T] (begin
+// makes them; TestCallInfoFirst pins the offset), so its address is the
+// call's.
+func expireCall[T any](ci *callInfo) { (*call[T])(unsafe.Pointer(ci)).expire() }
 
 // expire runs when the shadow's deadline passes. If the shadow has not
 // returned, the call is recorded as a timeout now.
@@ -379,8 +423,8 @@ func (e *Experiment[T]) recordTimeout(cl *call[T]) {
 	c := e.c
 	defer c.donePending()
 	side := cl.primary.Other()
-	r := &cl.rec
-	*r = record{ctx: cl.spanCtx, outcome: Timeout, primary: cl.primary, call: &cl.callInfo}
+	r := &cl.rec // still zero: only the side that won the state fills it
+	r.outcome, r.primary, r.call = Timeout, cl.primary, &cl.callInfo
 	r.durations[side] = monoNow() - cl.start
 	r.finished[side] = true
 	r.errs[side] = &TimeoutError{After: r.durations[side]}
@@ -432,8 +476,8 @@ func (c *core) syncRecord(ctx context.Context) *record {
 		ctx = context.Background()
 	}
 	c.calls.Inc(int(Legacy)<<1 | 1)
-	ci := &callInfo{caller: ctx, primary: Legacy, span: noSpan, spanCtx: ctx}
+	ci := &callInfo{primary: Legacy, span: noSpan, spanCtx: ctx, sctx: detachedContext{caller: ctx}}
 	r := &ci.rec
-	*r = record{ctx: ctx, primary: Legacy, call: ci}
+	*r = record{primary: Legacy, call: ci}
 	return r
 }

@@ -171,7 +171,7 @@ func newComparer[T any](name string, cfg config) comparer[T] {
 // compare fills r's outcome, kind, paths, diff and callback error from the
 // two sides' results.
 func (cm *comparer[T]) compare(r *record, lv T, lerr error, cv T, cerr error) {
-	if cm.cheap && lerr == nil && cerr == nil && any(lv) == any(cv) {
+	if cm.cheapMatch(lv, lerr, cv, cerr) {
 		// The common case of a plain comparable T that matches: what the
 		// engine would decide, without building its verdict.
 		r.outcome, r.kind, r.paths, r.diff, r.cbErr = Match, NoMismatch, nil, nil, nil
@@ -201,6 +201,13 @@ func (cm *comparer[T]) compare(r *record, lv T, lerr error, cv T, cerr error) {
 	kept := new(compare.Verdict[T]) // only a difference escapes to the heap
 	*kept = v
 	r.diff = kept.Diff
+}
+
+// cheapMatch reports whether == alone decides that the sides match: T is
+// plain comparable (no interface inside, so == cannot panic), no option
+// needs to run, neither side erred and the values are equal.
+func (cm *comparer[T]) cheapMatch(lv T, lerr error, cv T, cerr error) bool {
+	return cm.cheap && lerr == nil && cerr == nil && any(lv) == any(cv)
 }
 
 // fail records a failed comparison (a user callback, go-cmp or the budget)

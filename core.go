@@ -260,18 +260,16 @@ func (c *core) release() {
 
 // record is the outcome of one compared call, ready to be recorded.
 type record struct {
-	ctx       context.Context // the shadow span's context
 	outcome   Outcome
 	kind      MismatchKind
 	primary   Side
+	finished  [2]bool
 	durations [2]time.Duration // by side; 0 = did not finish
 	errs      [2]error         // by side
 	errTypes  [2]string        // by side: error.type, set by recordCall
-	finished  [2]bool
-	cbErr     error // a user callback's failure (outcome error)
+	cbErr     error            // a user callback's failure (outcome error)
 	paths     []string
 	noisy     []string // paths of a mismatch learned as noise
-	class     string   // mismatch class key
 	diff      func(limit int) string
 	call      *callInfo
 }
@@ -293,6 +291,14 @@ func (c *core) record(r *record) {
 	c.finishRecord(r)
 }
 
+// finish records a compared call whose shadow returned, then lets it go:
+// the pending count and the shadow slot, even if the goroutine is ending.
+func (c *core) finish(r *record) {
+	defer c.releaseSlot()
+	defer c.donePending()
+	c.record(r)
+}
+
 func (c *core) observerFailed(r *record, err error) {
 	c.observerFails.Add(1)
 	r.outcome, r.kind, r.cbErr, r.paths, r.diff = Error, NoMismatch, err, nil, nil
@@ -301,13 +307,14 @@ func (c *core) observerFailed(r *record, err error) {
 // finishRecord counts, records telemetry and reports. No user callback
 // runs here but the metric-attributes hook, which guards itself.
 func (c *core) finishRecord(r *record) {
+	class := "" // the mismatch class key, passed along (not kept in r, to keep it small)
 	if r.outcome == Mismatch {
-		r.class = c.classes.add(r.kind, r.paths)
+		class = c.classes.add(r.kind, r.paths)
 	}
 	c.countOutcome(r)
-	c.tel.recordCall(c, r)
+	c.tel.recordCall(c, r, class)
 	if reportable(r.outcome) {
-		c.report(r)
+		c.report(r, class)
 	}
 }
 
@@ -334,7 +341,7 @@ func (c *core) recordAbortedBeforeShadow(ci *callInfo) {
 	defer c.donePending()
 	ci.span, ci.spanCtx = noSpan, context.Background()
 	r := &ci.rec
-	*r = record{ctx: ci.spanCtx, outcome: Aborted, primary: ci.primary, call: ci}
+	*r = record{outcome: Aborted, primary: ci.primary, call: ci}
 	c.record(r)
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 )
 
 // expiry records the order in which calls expire.
@@ -68,13 +69,12 @@ func TestDeadlineQueue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var q deadlineQueue
+				q := deadlineQueue{expire: func(ci *callInfo) { (*fakeCall)(unsafe.Pointer(ci)).expire() }}
 				log := &expiry{}
 				start := monoNow()
 				calls := make([]*fakeCall, len(tt.offsets))
 				for i, off := range tt.offsets {
 					c := &fakeCall{name: string(rune('0' + i)), log: log}
-					c.self = c
 					c.deadline = start + off*time.Millisecond
 					calls[i] = c
 					q.add(&c.callInfo)
@@ -100,5 +100,25 @@ func TestDeadlineQueue(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestCallInfoFirst pins what expireCall relies on: a call's callInfo is its
+// first field, so a *callInfo the deadline queue holds is the address of
+// its call[T] (and of the test's fakeCall).
+func TestCallInfoFirst(t *testing.T) {
+	tests := []struct {
+		name   string
+		offset uintptr
+	}{
+		{"call[int]", unsafe.Offsetof(call[int]{}.callInfo)},
+		{"call[string]", unsafe.Offsetof(call[string]{}.callInfo)},
+		{"call[struct]", unsafe.Offsetof(call[drainValue]{}.callInfo)},
+		{"fakeCall", unsafe.Offsetof(fakeCall{}.callInfo)},
+	}
+	for _, tt := range tests {
+		if tt.offset != 0 {
+			t.Errorf("%s: callInfo at offset %d, want 0", tt.name, tt.offset)
+		}
 	}
 }

@@ -40,6 +40,7 @@ func New[T any](name string, opts ...Option) *Experiment[T] {
 		e.clone = typed[func(T) T](name, "WithClone", cfg.clone)
 	}
 	e.c = newCore(name, cfg)
+	e.c.deadlines.expire = expireCall[T]
 	return e
 }
 

@@ -121,8 +121,9 @@ func (r *Report) String() string {
 	return s
 }
 
-// report rate-limits, deduplicates, builds and queues a Report.
-func (c *core) report(r *record) {
+// report rate-limits, deduplicates, builds and queues a Report; class is
+// the mismatch class key ("" for other outcomes).
+func (c *core) report(r *record, class string) {
 	now := time.Now()
 	ltyp, ctyp := r.errTypes[Legacy], r.errTypes[Candidate]
 	sig := signature(r, ltyp, ctyp)
@@ -150,13 +151,13 @@ func (c *core) report(r *record) {
 		ShadowSpan:         r.call.span.SpanContext(),
 	}
 	if c.cfg.reportKeys {
-		rep.Key, _ = rollout.KeyFrom(r.call.caller)
+		rep.Key, _ = rollout.KeyFrom(r.call.caller())
 	}
 	if r.diff != nil {
 		rep.Diff = r.diff(c.cfg.diffLimit)
 	}
-	if r.class != "" {
-		c.classes.sample(r.class, rep)
+	if class != "" {
+		c.classes.sample(class, rep)
 	}
 	c.lastReport.Store(rep)
 	c.dispatch(rep)

@@ -473,7 +473,19 @@ type callTelemetry struct {
 // runtime.Goexit in it cannot be stopped, so the deferred function records
 // the call without user code (overflow attribute set, "_OTHER" error
 // types) and also reports it, which finishRecord would have done next.
-func (t *telemetry) recordCall(c *core, r *record) {
+func (t *telemetry) recordCall(c *core, r *record, class string) {
+	if t.attrsFn == nil && r.errs[Legacy] == nil && r.errs[Candidate] == nil && r.cbErr == nil {
+		// The usual call runs no user code here (no error to classify,
+		// no attributes hook): nothing to guard.
+		ct := callTelemetry{seg: t.segs.base}
+		t.emit(c, r, &ct)
+		return
+	}
+	t.recordCallGuarded(c, r, class)
+}
+
+// recordCallGuarded is recordCall with user code to resolve.
+func (t *telemetry) recordCallGuarded(c *core, r *record, class string) {
 	var ct callTelemetry
 	resolved := false
 	defer func() {
@@ -493,7 +505,7 @@ func (t *telemetry) recordCall(c *core, r *record) {
 		// runtime.Goexit: the goroutine ends after this, so finishRecord
 		// will not run its last step.
 		if reportable(r.outcome) {
-			c.report(r)
+			c.report(r, class)
 		}
 	}()
 	t.resolve(r, &ct)
@@ -515,7 +527,7 @@ func (r *record) keepErrTypes(ct *callTelemetry) {
 // resolve runs the user code recording needs.
 func (t *telemetry) resolve(r *record, ct *callTelemetry) {
 	if t.attrsFn != nil {
-		ct.seg = t.segs.of(r.call.caller, t)
+		ct.seg = t.segs.of(r.call.caller(), t)
 	} else {
 		ct.seg = t.segs.base
 	}
@@ -547,7 +559,7 @@ func (ct *callTelemetry) fallback(t *telemetry) {
 
 // emit records a resolved call.
 func (t *telemetry) emit(c *core, r *record, ct *callTelemetry) {
-	ctx := r.ctx
+	ctx := r.call.spanCtx
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -564,12 +576,14 @@ func (t *telemetry) emit(c *core, r *record, ct *callTelemetry) {
 			role = roleShadow
 		}
 		c.latency[s].Record(r.durations[s])
-		typ := ""
+		opts := ct.seg.durOpts[side][role]
 		if r.errs[s] != nil {
-			typ = ct.errTypes[s]
 			c.sideErrs[s].Add(1)
+			if typ := ct.errTypes[s]; typ != "" {
+				opts = t.durationOpts(ct.seg, side, role, typ)
+			}
 		}
-		t.duration.Record(ctx, r.durations[s].Seconds(), t.durationOpts(ct.seg, side, role, typ)...)
+		t.duration.Record(ctx, r.durations[s].Seconds(), opts...)
 	}
 	if r.kind == ValueMismatch {
 		for _, p := range r.paths {

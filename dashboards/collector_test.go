@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualrun/dualrun/internal/e2e"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -87,7 +88,7 @@ func collectorBinary(ctx context.Context, t *testing.T, goBin string) string {
 	begin := time.Now()
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", tmp, ".")
 	cmd.Dir = abs
-	out, err := runCommand(ctx, t, "go build (Collector)", cmd)
+	out, err := e2e.Run(ctx, t, "go build (Collector)", cmd)
 	if err != nil {
 		_ = os.Remove(tmp)
 		t.Fatalf("building the Collector: %v\n%s", err, out)
@@ -101,7 +102,7 @@ func collectorBinary(ctx context.Context, t *testing.T, goBin string) string {
 
 // collector is a running Collector.
 type collector struct {
-	proc        *process
+	proc        *e2e.Process
 	otlpURL     string // base URL of the OTLP/HTTP receiver
 	metricsURL  string // the Prometheus exporter's scrape endpoint
 	tracesFile  string
@@ -114,7 +115,7 @@ type collector struct {
 func startCollector(ctx context.Context, t *testing.T, bin string) *collector {
 	t.Helper()
 	dir := t.TempDir()
-	otlpPort, promPort := freePort(t), freePort(t)
+	otlpPort, promPort := e2e.FreePort(t), e2e.FreePort(t)
 	c := &collector{
 		otlpURL:     "http://127.0.0.1:" + strconv.Itoa(otlpPort),
 		metricsURL:  "http://127.0.0.1:" + strconv.Itoa(promPort) + "/metrics",
@@ -144,16 +145,16 @@ func startCollector(ctx context.Context, t *testing.T, bin string) *collector {
 		},
 	}
 	path := filepath.Join(dir, "otelcol.yaml")
-	writeYAML(t, path, cfg)
+	e2e.WriteYAML(t, path, cfg)
 	cmd := exec.Command(bin, "--config=file:"+path)
 	cmd.Dir = dir
-	c.proc = start(t, "otelcol", cmd)
+	c.proc = e2e.Start(t, "otelcol", cmd)
 
 	transport := &http.Transport{}
 	t.Cleanup(transport.CloseIdleConnections)
 	client := &http.Client{Transport: transport}
-	eventually(ctx, t, 30*time.Second, "Collector up", func(ctx context.Context) error {
-		if done, err := c.proc.exited(); done {
+	e2e.Eventually(ctx, t, 30*time.Second, "Collector up", func(ctx context.Context) error {
+		if done, err := c.proc.Exited(); done {
 			t.Fatalf("otelcol exited: %v", err)
 		}
 		_, err := c.scrape(ctx, client)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualrun/dualrun/internal/e2e"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 )
 
@@ -45,8 +45,8 @@ const suiteTimeout = 3 * time.Minute
 // rules against the model of that input set, the alerts, and what the
 // Collector received over OTLP.
 func TestEndToEnd(t *testing.T) {
-	tools := needTools(t, "go", "prometheus", "promtool")
-	if testing.Short() && !strictE2E() {
+	tools := e2e.NeedTools(t, "go", "prometheus", "promtool")
+	if testing.Short() && !e2e.Strict() {
 		t.Skip("-short: the end-to-end test runs servers for about a minute")
 	}
 	ctx, cancel := context.WithCancel(t.Context())
@@ -64,8 +64,8 @@ func TestEndToEnd(t *testing.T) {
 	col := startCollector(ctx, t, colBin)
 	svc, svcAddr := startService(ctx, t, svcBin, col.otlpURL)
 	prom := startPrometheus(ctx, t, tools["prometheus"], svcAddr.Host)
-	eventually(ctx, t, 30*time.Second, "Prometheus scrapes the service", func(ctx context.Context) error {
-		v, err := prom.scalar(ctx, `up{job="dualrun-example"}`, time.Now())
+	e2e.Eventually(ctx, t, 30*time.Second, "Prometheus scrapes the service", func(ctx context.Context) error {
+		v, err := prom.Scalar(ctx, `up{job="dualrun-example"}`, time.Now())
 		if err == nil && v != 1 {
 			err = fmt.Errorf("up = %v", v)
 		}
@@ -86,7 +86,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("alerts", func(t *testing.T) { checkAlerts(ctx, t, prom, checks, m) })
 
 	labelNames := map[string]bool{}
-	names, warnings, _, err := prom.api.LabelNames(ctx, nil, tLast.Add(-10*time.Minute), tLast)
+	names, warnings, _, err := prom.API.LabelNames(ctx, nil, tLast.Add(-10*time.Minute), tLast)
 	if err != nil || len(warnings) > 0 {
 		t.Fatalf("label names: %v %v", err, warnings)
 	}
@@ -95,10 +95,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Stop the service: it pushes its last metrics and spans over OTLP.
-	svc.signal(syscall.SIGTERM)
+	svc.Signal(syscall.SIGTERM)
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer wcancel()
-	if err := svc.wait(wctx); err != nil {
+	if err := svc.Wait(wctx); err != nil {
 		t.Errorf("service exit: %v", err)
 	}
 	t.Run("collector", func(t *testing.T) { checkCollector(ctx, t, col, m, labelNames) })
@@ -108,28 +108,18 @@ func TestEndToEnd(t *testing.T) {
 // buildService builds the service example into a temporary directory.
 func buildService(ctx context.Context, t *testing.T, goBin string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "service")
-	dir, err := filepath.Abs(examplesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(goBin, "build", "-o", bin, "./service")
-	cmd.Dir = dir
-	if out, err := runCommand(ctx, t, "go build (service)", cmd); err != nil {
-		t.Fatalf("building the service example: %v\n%s", err, out)
-	}
-	return bin
+	return e2e.BuildGo(ctx, t, goBin, examplesDir, "./service")
 }
 
 // startService starts the service example on a free port, pushing OTLP to
 // otlpURL every second, and returns it with its base URL.
-func startService(ctx context.Context, t *testing.T, bin, otlpURL string) (*process, *url.URL) {
+func startService(ctx context.Context, t *testing.T, bin, otlpURL string) (*e2e.Process, *url.URL) {
 	t.Helper()
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-otlp", otlpURL, "-otlp-interval", "1s")
-	p := start(t, "service", cmd)
+	p := e2e.Start(t, "service", cmd)
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	addr, err := p.stdout.line(lctx, "listening on ")
+	addr, err := p.Stdout.Line(lctx, "listening on ")
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}
@@ -147,10 +137,10 @@ func runLoadGenerator(ctx context.Context, t *testing.T, bin string, target *url
 	cmd := exec.Command(bin, "-load", "-target", target.String(),
 		"-n", strconv.Itoa(m.n), "-rate", strconv.Itoa(e2eRate), "-warmup", e2eWarmup.String(),
 		"-duration", "90s", "-concurrency", "16")
-	p := start(t, "load generator", cmd)
+	p := e2e.Start(t, "load generator", cmd)
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := p.wait(lctx); err != nil {
+	if err := p.Wait(lctx); err != nil {
 		t.Fatalf("load generator: %v", err)
 	}
 	var sum struct {
@@ -160,8 +150,8 @@ func runLoadGenerator(ctx context.Context, t *testing.T, bin string, target *url
 		Complete bool           `json:"complete"`
 		Seconds  float64        `json:"seconds"`
 	}
-	if err := json.Unmarshal([]byte(p.stdout.String()), &sum); err != nil {
-		t.Fatalf("load generator summary %q: %v", p.stdout.String(), err)
+	if err := json.Unmarshal([]byte(p.Stdout.String()), &sum); err != nil {
+		t.Fatalf("load generator summary %q: %v", p.Stdout.String(), err)
 	}
 	t.Logf("load: %d requests in %.1fs, statuses %v", sum.Sent, sum.Seconds, sum.Statuses)
 	if sum.Sent != m.n || sum.Failed != 0 || !sum.Complete {
@@ -264,7 +254,7 @@ var sel = fmt.Sprintf(`dualrun_experiment=%q`, experiment)
 // (every request compared and recorded, no shadow in flight) and returns
 // the time of the last scrape: the queries are evaluated exactly there, so
 // that rate() does not extrapolate past the last sample.
-func waitForFinalCounts(ctx context.Context, t *testing.T, prom *promServer, m inputModel) time.Time {
+func waitForFinalCounts(ctx context.Context, t *testing.T, prom *e2e.Prometheus, m inputModel) time.Time {
 	t.Helper()
 	want := map[string]float64{
 		`sum(dualrun_comparisons_total{` + sel + `})`:                                     float64(m.compared()),
@@ -272,10 +262,10 @@ func waitForFinalCounts(ctx context.Context, t *testing.T, prom *promServer, m i
 		`sum(dualrun_call_duration_seconds_count{` + sel + `, dualrun_side="candidate"})`: float64(m.n),
 		`sum(dualrun_shadow_inflight{` + sel + `})`:                                       0,
 	}
-	eventually(ctx, t, 30*time.Second, "final counts in Prometheus", func(ctx context.Context) error {
+	e2e.Eventually(ctx, t, 30*time.Second, "final counts in Prometheus", func(ctx context.Context) error {
 		var diffs []string
 		for _, expr := range slices.Sorted(maps.Keys(want)) {
-			v, err := prom.scalar(ctx, expr, time.Now())
+			v, err := prom.Scalar(ctx, expr, time.Now())
 			if err != nil {
 				return err
 			}
@@ -291,7 +281,7 @@ func waitForFinalCounts(ctx context.Context, t *testing.T, prom *promServer, m i
 	// The candidate's duration is recorded after the legacy side's: with
 	// every candidate duration in, the legacy ones are final too. They
 	// may lack a few (see inputModel.untimed).
-	legacy, err := prom.scalar(ctx, `sum(dualrun_call_duration_seconds_count{`+sel+`, dualrun_side="legacy"})`, time.Now())
+	legacy, err := prom.Scalar(ctx, `sum(dualrun_call_duration_seconds_count{`+sel+`, dualrun_side="legacy"})`, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +290,7 @@ func waitForFinalCounts(ctx context.Context, t *testing.T, prom *promServer, m i
 	} else if legacy < float64(m.n) {
 		t.Logf("%v legacy durations of %d: a legacy call outlasted its shadow's timeout (overloaded machine)", legacy, m.n)
 	}
-	mat, err := prom.matrix(ctx, `dualrun_calls_total{`+sel+`}[10m]`, time.Now())
+	mat, err := prom.Matrix(ctx, `dualrun_calls_total{`+sel+`}[10m]`, time.Now())
 	if err != nil || len(mat) == 0 {
 		t.Fatalf("raw samples: %v %v", mat, err)
 	}
@@ -315,8 +305,8 @@ func waitForFinalCounts(ctx context.Context, t *testing.T, prom *promServer, m i
 // checkZeroInit checks the telemetry contract's zero-initialisation: every
 // outcome series of the experiment (both primaries, every mismatch kind)
 // was scraped at zero before the load, but for the warm-up request's match.
-func checkZeroInit(ctx context.Context, t *testing.T, prom *promServer, tLast time.Time) {
-	mat, err := prom.matrix(ctx, `dualrun_comparisons_total{`+sel+`}[10m]`, tLast)
+func checkZeroInit(ctx context.Context, t *testing.T, prom *e2e.Prometheus, tLast time.Time) {
+	mat, err := prom.Matrix(ctx, `dualrun_comparisons_total{`+sel+`}[10m]`, tLast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +328,7 @@ var labelValues = regexp.MustCompile(`^label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]
 
 // checkTemplateVariable evaluates the dashboard's experiment variable as
 // Grafana does: the label values of a series.
-func checkTemplateVariable(ctx context.Context, t *testing.T, prom *promServer, tLast time.Time) {
+func checkTemplateVariable(ctx context.Context, t *testing.T, prom *e2e.Prometheus, tLast time.Time) {
 	d := readDashboard(t)
 	n := 0
 	for _, v := range d.Templating.List {
@@ -351,7 +341,7 @@ func checkTemplateVariable(ctx context.Context, t *testing.T, prom *promServer, 
 			t.Errorf("variable %s: %q is not label_values(metric, label)", v.Name, v.Definition)
 			continue
 		}
-		vals, warnings, _, err := prom.api.LabelValues(ctx, m[2], []string{m[1]}, tLast.Add(-10*time.Minute), tLast)
+		vals, warnings, _, err := prom.API.LabelValues(ctx, m[2], []string{m[1]}, tLast.Add(-10*time.Minute), tLast)
 		if err != nil || len(warnings) > 0 {
 			t.Fatalf("label values %s of %s: %v %v", m[2], m[1], err, warnings)
 		}
@@ -371,11 +361,11 @@ func checkTemplateVariable(ctx context.Context, t *testing.T, prom *promServer, 
 // waitForRules waits until every rule has been evaluated on the last
 // scrape (one interval after it, so the scrape is surely stored) and
 // checks that none failed. It returns a time after those evaluations.
-func waitForRules(ctx context.Context, t *testing.T, prom *promServer, tLast time.Time) time.Time {
+func waitForRules(ctx context.Context, t *testing.T, prom *e2e.Prometheus, tLast time.Time) time.Time {
 	t.Helper()
 	after := tLast.Add(time.Second)
-	eventually(ctx, t, 30*time.Second, "rules evaluated after the last scrape", func(ctx context.Context) error {
-		res, err := prom.api.Rules(ctx, nil)
+	e2e.Eventually(ctx, t, 30*time.Second, "rules evaluated after the last scrape", func(ctx context.Context) error {
+		res, err := prom.API.Rules(ctx, nil)
 		if err != nil {
 			return err
 		}
@@ -415,7 +405,7 @@ func waitForRules(ctx context.Context, t *testing.T, prom *promServer, tLast tim
 // at tLast (alerts at tRules) and checks its value. A dashboard query with
 // no series fails, and so does an expression with no check, or a check
 // with no expression.
-func checkQueries(ctx context.Context, t *testing.T, prom *promServer, checks map[string]check, tLast, tRules time.Time) {
+func checkQueries(ctx context.Context, t *testing.T, prom *e2e.Prometheus, checks map[string]check, tLast, tRules time.Time) {
 	dq, err := dashboardQueries(readDashboard(t))
 	if err != nil {
 		t.Fatal(err)
@@ -442,7 +432,7 @@ func checkQueries(ctx context.Context, t *testing.T, prom *promServer, checks ma
 				// after the scrape.
 				ts = tRules
 			}
-			vec, err := prom.vector(ctx, expr, ts)
+			vec, err := prom.Vector(ctx, expr, ts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -463,7 +453,7 @@ func checkQueries(ctx context.Context, t *testing.T, prom *promServer, checks ma
 
 // checkAlerts waits until the alerts that the run must fire are firing,
 // and checks that the others are not.
-func checkAlerts(ctx context.Context, t *testing.T, prom *promServer, checks map[string]check, m inputModel) {
+func checkAlerts(ctx context.Context, t *testing.T, prom *e2e.Prometheus, checks map[string]check, m inputModel) {
 	firing := []string{"DualrunMismatchRateHigh", "DualrunCandidateLatencyRegression", "DualrunShadowPanics", "DualrunShadowTimeouts"}
 	quiet := []string{"DualrunShedding"}
 	for _, name := range append(firing, quiet...) {
@@ -474,8 +464,8 @@ func checkAlerts(ctx context.Context, t *testing.T, prom *promServer, checks map
 	t.Logf("the run's mismatch rate is %.2f%%, its timeout rate %.2f%%: over the alerts' 1%%",
 		100*m.mismatchRate(), 100*float64(m.outcomes["timeout"])/float64(m.compared()))
 	var active map[string]string
-	eventually(ctx, t, 30*time.Second, "alerts firing", func(ctx context.Context) error {
-		res, err := prom.api.Alerts(ctx)
+	e2e.Eventually(ctx, t, 30*time.Second, "alerts firing", func(ctx context.Context) error {
+		res, err := prom.API.Alerts(ctx)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualrun/dualrun/internal/e2e"
 	"github.com/prometheus/common/model"
 )
 
@@ -44,10 +45,10 @@ type observed struct {
 	stats      serviceStats       // the service's in-process statistics
 }
 
-func observe(ctx context.Context, t *testing.T, prom *promServer, tLast time.Time, stats serviceStats) observed {
+func observe(ctx context.Context, t *testing.T, prom *e2e.Prometheus, tLast time.Time, stats serviceStats) observed {
 	t.Helper()
 	o := observed{fieldFirst: map[string]float64{}, errFirst: map[string]float64{}, stats: stats}
-	vec, err := prom.vector(ctx, `count by (le) (dualrun_call_duration_seconds_bucket{`+sel+`})`, tLast)
+	vec, err := prom.Vector(ctx, `count by (le) (dualrun_call_duration_seconds_bucket{`+sel+`})`, tLast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func observe(ctx context.Context, t *testing.T, prom *promServer, tLast time.Tim
 		t.Fatalf("bucket bounds %v: want several, +Inf last", o.les)
 	}
 	first := func(expr string, key func(model.Metric) string, into map[string]float64) {
-		mat, err := prom.matrix(ctx, expr, tLast)
+		mat, err := prom.Matrix(ctx, expr, tLast)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,6 +232,32 @@ func expectations(m inputModel, o observed) map[string]check {
 		w, ok := errs[k]
 		return (w - o.errFirst[k] - untimed[k]) / window, w / window, ok
 	}, len(errs), "dualrun_side", "error_type"))
+
+	// The fleet ramp's volumes and candidate failure rate. Error series
+	// are not zero-initialised: each may lack its first scraped value.
+	add("record/experiment:dualrun_compared_comparisons:rate5m",
+		experimentOnly(float64(m.compared()-m.outcomes["aborted"]-m.outcomes["shed"])/window))
+	sideErrs, sideFirst := map[string]float64{}, map[string]float64{}
+	for k, cnt := range m.errorTypes {
+		sideErrs[k.side] += float64(cnt)
+	}
+	for k, v := range o.errFirst {
+		side, _, _ := strings.Cut(k, "|")
+		sideFirst[side] += v
+	}
+	add("record/experiment:dualrun_candidate_failure_ratio:rate5m", within(func(string) (float64, float64, bool) {
+		e, f := sideErrs["candidate"], sideFirst["candidate"]
+		return (e - f) / n, e / (n - f), true
+	}, 1))
+	add("record/experiment_side:dualrun_call_duration_seconds_count:rate5m", within(func(side string) (float64, float64, bool) {
+		switch side {
+		case "candidate":
+			return (n - sideFirst[side]) / window, n / window, true
+		case "legacy":
+			return (n - float64(m.untimedLegacy()) - sideFirst[side]) / window, n / window, true
+		}
+		return 0, 0, false
+	}, 2, "dualrun_side"))
 
 	// Latency: each quantile within the bucket that holds the true sample
 	// quantile (histogram_quantile interpolates inside that bucket). The

@@ -5,10 +5,12 @@ go 1.26.0
 replace (
 	github.com/dualrun/dualrun => ../
 	github.com/dualrun/dualrun/examples => ../examples
+	github.com/dualrun/dualrun/internal/e2e => ../internal/e2e
 )
 
 require (
 	github.com/dualrun/dualrun/examples v0.0.0
+	github.com/dualrun/dualrun/internal/e2e v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.73.1
 	go.opentelemetry.io/collector/pdata v1.71.0

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualrun/dualrun/internal/e2e"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -40,12 +41,12 @@ const (
 // on the Collector's Prometheus exporter.
 func checkCollector(ctx context.Context, t *testing.T, col *collector, m inputModel, labelNames map[string]bool) {
 	t.Run("metrics", func(t *testing.T) {
-		eventually(ctx, t, 30*time.Second, "final metrics in the Collector's file", func(context.Context) error {
+		e2e.Eventually(ctx, t, 30*time.Second, "final metrics in the Collector's file", func(context.Context) error {
 			return checkOTLPMetrics(col.metricsFile, m)
 		})
 	})
 	t.Run("traces", func(t *testing.T) {
-		eventually(ctx, t, 30*time.Second, "every span in the Collector's file", func(context.Context) error {
+		e2e.Eventually(ctx, t, 30*time.Second, "every span in the Collector's file", func(context.Context) error {
 			return checkOTLPTraces(col.tracesFile, m)
 		})
 	})
@@ -53,7 +54,7 @@ func checkCollector(ctx context.Context, t *testing.T, col *collector, m inputMo
 		transport := &http.Transport{}
 		defer transport.CloseIdleConnections()
 		client := &http.Client{Transport: transport}
-		eventually(ctx, t, 30*time.Second, "the Collector's Prometheus exporter", func(ctx context.Context) error {
+		e2e.Eventually(ctx, t, 30*time.Second, "the Collector's Prometheus exporter", func(ctx context.Context) error {
 			body, err := col.scrape(ctx, client)
 			if err != nil {
 				return err

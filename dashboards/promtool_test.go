@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dualrun/dualrun/internal/e2e"
 )
 
 // TestPromtool runs promtool on the rules and the Prometheus
 // configuration: syntax and semantics (check), and the rules' unit tests
 // with their real `for` durations (test rules).
 func TestPromtool(t *testing.T) {
-	promtool := needTools(t, "promtool")["promtool"]
+	promtool := e2e.NeedTools(t, "promtool")["promtool"]
 	tests := []struct {
 		name   string
 		reason string
@@ -27,7 +29,7 @@ func TestPromtool(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
-			out, err := runCommand(ctx, t, "promtool", exec.Command(promtool, tt.args...))
+			out, err := e2e.Run(ctx, t, "promtool", exec.Command(promtool, tt.args...))
 			if err != nil || !strings.Contains(out, tt.want) {
 				t.Fatalf("promtool %s: %v (%s)\n%s", strings.Join(tt.args, " "), err, tt.reason, out)
 			}

@@ -25,6 +25,10 @@
 //     a number of comparisons while a guard holds (mismatch rate, candidate
 //     failure rate, candidate p99 over legacy p99), and rolled back by
 //     itself when the guard breaks.
+//     The decision logic is exported, free of clocks and counters:
+//     [Guard] judges [WindowStats] and [StepMachine] decides a step's
+//     transition, for controllers that read the signals elsewhere (the
+//     fleet ramp, module github.com/dualrun/dualrun/fleetramp).
 //   - Feature flags: the module github.com/dualrun/dualrun/rollout/openfeature
 //     reads a flag per experiment through an OpenFeature client.
 //

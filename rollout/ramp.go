@@ -149,6 +149,10 @@ type RampState struct {
 // from compared calls, and a step without them can neither advance nor roll
 // back.
 //
+// The decisions are a [StepMachine]'s, judged by a [Guard]: the same logic
+// a fleet-wide controller (module github.com/dualrun/dualrun/fleetramp)
+// drives from Prometheus.
+//
 // A Ramp serves one experiment: Observe ignores other experiments'
 // comparisons. Its state lives in the process, so replicas ramp on their
 // own and a restart starts over at [WithStartStep]. Decide is one atomic
@@ -167,6 +171,7 @@ type Ramp struct {
 	steps []Step
 	cfg   rampConfig
 	safe  int
+	mach  StepMachine // the decisions; the Ramp keeps the state and evidence
 	tel   *rampTelemetry
 
 	counters rampCounters
@@ -206,12 +211,8 @@ func NewRamp(experiment string, steps []Step, opts ...RampOption) *Ramp {
 	cfg := newRampConfig(opts)
 	safe := cfg.rollbackTo
 	if safe < 0 {
-		for i, s := range steps {
-			if s.Rollout.CandidatePrimary == 0 {
-				safe = i
-			}
-		}
-		if safe < 0 {
+		var ok bool
+		if safe, ok = DefaultRollbackStep(steps); !ok {
 			panic("rollout: NewRamp(" + experiment + "): no step with legacy primary on every call to roll back to; add one or use WithRollbackTo")
 		}
 	}
@@ -225,7 +226,11 @@ func NewRamp(experiment string, steps []Step, opts ...RampOption) *Ramp {
 		cfg:   cfg,
 		safe:  safe,
 	}
-	if cfg.p99.set {
+	r.mach = StepMachine{
+		Steps: r.steps, Guard: cfg.guard, Hold: cfg.hold,
+		MinComparisons: cfg.minComparisons, RollbackTo: safe,
+	}
+	if cfg.guard.P99Ratio.Set {
 		r.lat = new([2]latencyHist)
 	}
 	// The window holds one snapshot per interval, plus the baseline.
@@ -310,68 +315,36 @@ func (r *Ramp) tick() {
 	r.emit(tr)
 }
 
-// evaluateLocked reads the window and acts on it: roll back, halt, advance,
-// or wait.
+// evaluateLocked reads the window and acts on the machine's decision: roll
+// back, halt, advance, or wait.
 func (r *Ramp) evaluateLocked(now time.Time) *Transition {
 	r.win.push(now, &r.counters, r.lat)
 	r.stats = r.win.stats(r.lat != nil)
-	if bad, ok := r.cfg.broken(&r.stats); ok {
-		switch {
-		case r.step > r.safe:
-			return r.moveLocked(now, r.safe, ReasonRollback, true, &bad)
-		case !r.paused:
-			return r.moveLocked(now, r.step, ReasonHalt, true, &bad)
-		}
-		r.waiting = fmt.Sprintf("paused; guard broken: %s %s > %s",
-			bad.signal, bad.signal.format(bad.value), bad.signal.format(bad.limit.max))
-		return nil
-	}
-	r.waiting = r.waitingLocked(now)
-	if r.waiting != "" {
-		return nil
-	}
-	return r.moveLocked(now, r.step+1, ReasonPromote, false, nil)
+	e := r.mach.Evaluate(r.stateLocked(), now, r.stats, r.win.newest().observed-r.stepBase)
+	r.waiting = e.Waiting
+	return r.applyLocked(e.Transition)
 }
 
-// waitingLocked says what keeps the ramp from advancing now, or "".
-func (r *Ramp) waitingLocked(now time.Time) string {
-	switch {
-	case r.paused:
-		return "paused"
-	case r.step == len(r.steps)-1:
-		return "last step"
-	}
-	if in := now.Sub(r.stepStart); in < r.cfg.hold {
-		return fmt.Sprintf("hold: %v of %v", in.Round(time.Millisecond), r.cfg.hold)
-	}
-	if n := r.win.newest().observed - r.stepBase; n < r.cfg.minComparisons {
-		return fmt.Sprintf("comparisons: %d of %d", n, r.cfg.minComparisons)
-	}
-	if ok, why := r.cfg.healthy(&r.stats); !ok {
-		return why
-	}
-	return ""
+func (r *Ramp) stateLocked() StepState {
+	return StepState{Step: r.step, Paused: r.paused, StepStarted: r.stepStart}
 }
 
-// moveLocked records a transition to step `to` and enters it when it is a
-// different step.
-func (r *Ramp) moveLocked(now time.Time, to int, why TransitionReason, pause bool, bad *reading) *Transition {
-	tr := &Transition{At: now, From: r.step, To: to, Reason: why, Paused: pause}
-	if why == ReasonPromote || why == ReasonRollback || why == ReasonHalt {
-		tr.Window = r.stats
-	}
-	if bad != nil {
-		tr.Signal, tr.Value, tr.Threshold = bad.signal, bad.value, bad.limit.max
+// applyLocked makes tr (if any) the ramp's state, entering its step when it
+// starts the evidence afresh, and returns a copy for emit.
+func (r *Ramp) applyLocked(tr *Transition) *Transition {
+	if tr == nil {
+		return nil
 	}
 	stats := r.stats
-	if to != r.step || why == ReasonResume {
-		r.enterLocked(to, now)
+	next, restart := r.stateLocked().Apply(*tr)
+	if restart {
+		r.enterLocked(next.Step, tr.At)
 	}
-	if why == ReasonHalt || why == ReasonRollback {
+	if tr.Reason == ReasonHalt || tr.Reason == ReasonRollback {
 		// Keep the signals that broke the guard on show.
 		r.stats = stats
 	}
-	r.setPausedLocked(pause)
+	r.setPausedLocked(next.Paused)
 	r.last = tr
 	cp := *tr
 	return &cp
@@ -388,14 +361,10 @@ func (r *Ramp) emit(tr *Transition) {
 // ramp was running.
 func (r *Ramp) Pause() bool {
 	r.mu.Lock()
-	if r.paused {
-		r.mu.Unlock()
-		return false
-	}
-	tr := r.moveLocked(time.Now(), r.step, ReasonPause, true, nil)
+	tr := r.applyLocked(r.mach.Pause(r.stateLocked(), time.Now()))
 	r.mu.Unlock()
 	r.emit(tr)
-	return true
+	return tr != nil
 }
 
 // Resume lets a paused ramp advance again from the step it is at, after a
@@ -404,14 +373,10 @@ func (r *Ramp) Pause() bool {
 // was paused.
 func (r *Ramp) Resume() bool {
 	r.mu.Lock()
-	if !r.paused {
-		r.mu.Unlock()
-		return false
-	}
-	tr := r.moveLocked(time.Now(), r.step, ReasonResume, false, nil)
+	tr := r.applyLocked(r.mach.Resume(r.stateLocked(), time.Now()))
 	r.mu.Unlock()
 	r.emit(tr)
-	return true
+	return tr != nil
 }
 
 // Advance moves the ramp one step forward by hand, whatever its guard says,
@@ -419,14 +384,10 @@ func (r *Ramp) Resume() bool {
 // step.
 func (r *Ramp) Advance() bool {
 	r.mu.Lock()
-	if r.step == len(r.steps)-1 {
-		r.mu.Unlock()
-		return false
-	}
-	tr := r.moveLocked(time.Now(), r.step+1, ReasonManual, r.paused, nil)
+	tr := r.applyLocked(r.mach.Advance(r.stateLocked(), time.Now()))
 	r.mu.Unlock()
 	r.emit(tr)
-	return true
+	return tr != nil
 }
 
 // Rollback moves the ramp back to its rollback step by hand and pauses it.
@@ -434,17 +395,10 @@ func (r *Ramp) Advance() bool {
 // then only paused, as by [Ramp.Pause].
 func (r *Ramp) Rollback() bool {
 	r.mu.Lock()
-	var tr *Transition
-	moved := r.step > r.safe
-	switch {
-	case moved:
-		tr = r.moveLocked(time.Now(), r.safe, ReasonManual, true, nil)
-	case !r.paused:
-		tr = r.moveLocked(time.Now(), r.step, ReasonPause, true, nil)
-	}
+	tr := r.applyLocked(r.mach.Rollback(r.stateLocked(), time.Now()))
 	r.mu.Unlock()
 	r.emit(tr)
-	return moved
+	return tr != nil && tr.From != tr.To
 }
 
 // State returns a snapshot of the ramp.

@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -151,48 +150,4 @@ func ratio(n, d int64) float64 {
 		return 0
 	}
 	return float64(n) / float64(d)
-}
-
-// reading is one guard signal judged over a window.
-type reading struct {
-	signal  Signal
-	value   float64
-	samples int64
-	limit   threshold
-}
-
-func (c *rampConfig) readings(ws *WindowStats) [3]reading {
-	return [3]reading{
-		{SignalMismatchRate, ws.MismatchRate, ws.MismatchSamples, c.mismatch},
-		{SignalCandidateFailureRate, ws.CandidateFailureRate, ws.FailureSamples, c.failure},
-		{SignalP99Ratio, ws.P99Ratio, min(ws.LegacySamples, ws.CandidateSamples), c.p99},
-	}
-}
-
-// broken returns the first signal above its threshold, over enough samples.
-func (c *rampConfig) broken(ws *WindowStats) (reading, bool) {
-	for _, r := range c.readings(ws) {
-		if r.limit.set && r.samples >= c.minSamples && r.value > r.limit.max {
-			return r, true
-		}
-	}
-	return reading{}, false
-}
-
-// healthy reports whether every signal is judged and at most
-// threshold*(1-hysteresis); if not, why not.
-func (c *rampConfig) healthy(ws *WindowStats) (bool, string) {
-	for _, r := range c.readings(ws) {
-		if !r.limit.set {
-			continue
-		}
-		if r.samples < c.minSamples {
-			return false, fmt.Sprintf("%s: %d of %d samples in the window", r.signal, r.samples, c.minSamples)
-		}
-		if ok := r.limit.max * (1 - c.hysteresis); r.value > ok {
-			return false, fmt.Sprintf("%s %s is above %s (threshold %s less %g%% hysteresis)",
-				r.signal, r.signal.format(r.value), r.signal.format(ok), r.signal.format(r.limit.max), c.hysteresis*100)
-		}
-	}
-	return true, ""
 }

@@ -18,23 +18,14 @@ type rampOptionFunc func(rampConfig) rampConfig
 
 func (f rampOptionFunc) applyRamp(c rampConfig) rampConfig { return f(c) }
 
-// threshold is an optional guard limit.
-type threshold struct {
-	set bool
-	max float64
-}
-
 type rampConfig struct {
 	interval       time.Duration
 	window         time.Duration
 	hold           time.Duration
 	minComparisons int64
-	minSamples     int64
-	hysteresis     float64
 	rollbackTo     int // -1: the default
 	start          int
-
-	mismatch, failure, p99 threshold
+	guard          Guard // thresholds, minimum samples, hysteresis
 
 	meterProvider metric.MeterProvider
 	traceProvider trace.TracerProvider
@@ -56,9 +47,8 @@ func newRampConfig(opts []RampOption) rampConfig {
 		window:         DefaultRampWindow,
 		hold:           DefaultRampHold,
 		minComparisons: DefaultRampMinComparisons,
-		minSamples:     DefaultRampMinSamples,
-		hysteresis:     DefaultRampHysteresis,
 		rollbackTo:     -1,
+		guard:          Guard{MinSamples: DefaultRampMinSamples, Hysteresis: DefaultRampHysteresis},
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -120,7 +110,7 @@ func WithMinSamples(n int) RampOption {
 	if n < 1 {
 		panic(fmt.Sprintf("rollout: WithMinSamples(%d): want n >= 1", n))
 	}
-	return rampOptionFunc(func(c rampConfig) rampConfig { c.minSamples = int64(n); return c })
+	return rampOptionFunc(func(c rampConfig) rampConfig { c.guard.MinSamples = int64(n); return c })
 }
 
 // WithHysteresis sets the band below each threshold in which the ramp
@@ -133,7 +123,7 @@ func WithHysteresis(h float64) RampOption {
 	if math.IsNaN(h) || h < 0 || h >= 1 {
 		panic(fmt.Sprintf("rollout: WithHysteresis(%v): want a fraction in [0, 1)", h))
 	}
-	return rampOptionFunc(func(c rampConfig) rampConfig { c.hysteresis = h; return c })
+	return rampOptionFunc(func(c rampConfig) rampConfig { c.guard.Hysteresis = h; return c })
 }
 
 // WithRollbackTo sets the step the ramp rolls back to when its guard breaks.
@@ -156,11 +146,11 @@ func WithStartStep(step int) RampOption {
 	return rampOptionFunc(func(c rampConfig) rampConfig { c.start = step; return c })
 }
 
-func rate(what string, r float64) threshold {
+func rate(what string, r float64) Threshold {
 	if math.IsNaN(r) || r < 0 || r > 1 {
 		panic(fmt.Sprintf("rollout: %s(%v): want a fraction in [0, 1]", what, r))
 	}
-	return threshold{set: true, max: r}
+	return Limit(r)
 }
 
 // WithMaxMismatchRate guards the ramp with the mismatch rate over the
@@ -168,7 +158,7 @@ func rate(what string, r float64) threshold {
 // Zero tolerates no mismatch at all. Not set: not checked.
 func WithMaxMismatchRate(r float64) RampOption {
 	t := rate("WithMaxMismatchRate", r)
-	return rampOptionFunc(func(c rampConfig) rampConfig { c.mismatch = t; return c })
+	return rampOptionFunc(func(c rampConfig) rampConfig { c.guard.MismatchRate = t; return c })
 }
 
 // WithMaxCandidateFailureRate guards the ramp with the share of compared
@@ -179,7 +169,7 @@ func WithMaxMismatchRate(r float64) RampOption {
 // not checked.
 func WithMaxCandidateFailureRate(r float64) RampOption {
 	t := rate("WithMaxCandidateFailureRate", r)
-	return rampOptionFunc(func(c rampConfig) rampConfig { c.failure = t; return c })
+	return rampOptionFunc(func(c rampConfig) rampConfig { c.guard.CandidateFailureRate = t; return c })
 }
 
 // WithMaxP99Ratio guards the ramp with the candidate's p99 latency divided by
@@ -191,7 +181,7 @@ func WithMaxP99Ratio(ratio float64) RampOption {
 	if math.IsNaN(ratio) || math.IsInf(ratio, 0) || ratio <= 0 {
 		panic(fmt.Sprintf("rollout: WithMaxP99Ratio(%v): want a finite ratio > 0", ratio))
 	}
-	return rampOptionFunc(func(c rampConfig) rampConfig { c.p99 = threshold{set: true, max: ratio}; return c })
+	return rampOptionFunc(func(c rampConfig) rampConfig { c.guard.P99Ratio = Limit(ratio); return c })
 }
 
 // WithMeterProvider sets the meter provider of the ramp's metrics (default:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-e2e-deps.sh: make sure `prometheus` and `promtool` are on PATH for
-# the end-to-end test in dashboards/ (`make e2e`), installing Debian's
+# the end-to-end tests in dashboards/ and fleetramp/ (`make e2e`), installing Debian's
 # `prometheus` package with apt-get when they are missing. Idempotent: with
 # both present it does nothing. Exits non-zero, saying why, when it cannot
 # install them (not Debian/Ubuntu, not root and no sudo, apt-get failed).

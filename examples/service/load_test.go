@@ -229,6 +229,9 @@ func TestRunFlags(t *testing.T) {
 		{"extra argument", "no positional arguments", []string{"serve"}},
 		{"bad percentage", "a percentage", []string{"-candidate-primary", "101"}},
 		{"bad interval", "positive", []string{"-otlp-interval", "0s"}},
+		{"unknown candidate", "rewrite, good or bad", []string{"-candidate", "worse"}},
+		{"flag file and percentage", "one source of the rollout", []string{"-flag-file", "flags.json", "-candidate-primary", "5"}},
+		{"missing flag file", "nothing to follow", []string{"-addr", "127.0.0.1:0", "-flag-file", "/nonexistent/flags.json"}},
 		{"remote target", "loopback only", []string{"-load", "-target", "http://192.0.2.1:80"}},
 		{"bad rate", "bounded", []string{"-load", "-rate", "0"}},
 	}

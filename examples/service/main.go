@@ -11,6 +11,12 @@
 //	go run ./service
 //	go run ./service -otlp http://127.0.0.1:4318   # also OTLP/HTTP
 //
+// Follow the flag "shipping.quote" of a flagd flag file (the fleet ramp
+// controller, dualrun-ramp, writes it for every replica), with the fixed
+// rewrite as candidate:
+//
+//	go run ./service -flag-file flags.json -candidate good
+//
 // Send the first 3000 requests of the known input set at 50 per second:
 //
 //	go run ./service -load -target http://127.0.0.1:8080 -n 3000 -rate 50
@@ -20,6 +26,17 @@
 // rewrite disagrees with legacy on a known subset of inputs (see package
 // shipping), so the mismatch rate, the outcomes, the latency of each side
 // and the differing fields all have known values.
+//
+// Admin endpoints, on the same listener:
+//
+//	GET  /admin/rollout                  the rollout in force, as JSON
+//	POST /admin/candidate?version=bad    switch the candidate code
+//
+// The candidate versions are "rewrite" (package shipping's rewrite, the
+// default), "good" (the rewrite with its bugs fixed: it agrees with legacy
+// on every input, at a latency close to legacy's) and "bad" (it differs
+// from legacy on every call, at the latency of "good", and never fails:
+// of a ramp guard's signals only the mismatch rate breaks).
 package main
 
 import (
@@ -56,6 +73,8 @@ type options struct {
 	otlp             string
 	otlpInterval     time.Duration
 	candidatePrimary float64
+	flagFile         string
+	candidate        string
 
 	// Load.
 	target      string
@@ -75,7 +94,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.otlp, "otlp", os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
 		"base URL of an OTLP/HTTP receiver for metrics and traces, e.g. http://127.0.0.1:4318 (default $OTEL_EXPORTER_OTLP_ENDPOINT; empty: no OTLP)")
 	fs.DurationVar(&o.otlpInterval, "otlp-interval", 10*time.Second, "how often metrics and spans are pushed over OTLP")
-	fs.Float64Var(&o.candidatePrimary, "candidate-primary", 0, "percentage of calls on which the rewrite is primary")
+	fs.Float64Var(&o.candidatePrimary, "candidate-primary", 0, "percentage of calls on which the rewrite is primary (without -flag-file)")
+	fs.StringVar(&o.flagFile, "flag-file", "",
+		"flagd flag file whose flag "+experimentName+" sets the rollout (read through the flagd OpenFeature provider, watched for changes); empty: -candidate-primary")
+	fs.StringVar(&o.candidate, "candidate", versionRewrite.String(), "candidate code at start: rewrite, good or bad (POST /admin/candidate switches it)")
 	fs.StringVar(&o.target, "target", "http://127.0.0.1:8080", "load: base URL of the service (loopback addresses only)")
 	fs.IntVar(&o.requests, "n", 3000, "load: number of requests, the first ones of the known input set")
 	fs.Float64Var(&o.rate, "rate", 50, "load: requests per second")
@@ -104,6 +126,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if !(o.candidatePrimary >= 0 && o.candidatePrimary <= 100) {
 		return fmt.Errorf("-candidate-primary %v: want a percentage in [0, 100]", o.candidatePrimary)
+	}
+	if o.flagFile != "" && o.candidatePrimary != 0 {
+		return errors.New("-candidate-primary and -flag-file: want one of them")
+	}
+	if _, err := parseVersion(o.candidate); err != nil {
+		return fmt.Errorf("-candidate: %w", err)
 	}
 	if o.otlpInterval <= 0 {
 		return fmt.Errorf("-otlp-interval %v: want a positive duration", o.otlpInterval)
@@ -146,17 +174,30 @@ func load(ctx context.Context, o options, stdout io.Writer) error {
 }
 
 // serve serves on ln until ctx ends, then shuts down: the server, the
-// experiment (running shadows finish), then telemetry (the last metrics
-// and spans are pushed).
+// experiment (running shadows finish), the flag file's provider, then
+// telemetry (the last metrics and spans are pushed).
 func serve(ctx context.Context, ln net.Listener, o options, stdout io.Writer, log *slog.Logger) error {
+	adm := &admin{candidate: &candidateSwitch{}, rollout: staticRollout(rollout.Percent(o.candidatePrimary))}
+	v, err := parseVersion(o.candidate)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("-candidate: %w", err)
+	}
+	adm.candidate.swap(v)
+	if o.flagFile != "" {
+		if adm.rollout, err = flagFileRollout(ctx, o.flagFile); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	tel, err := newTelemetry(ctx, telemetryConfig{otlpEndpoint: o.otlp, otlpInterval: o.otlpInterval})
 	if err != nil {
 		ln.Close()
-		return err
+		return errors.Join(err, adm.rollout.close(context.WithoutCancel(ctx)))
 	}
-	exp := newExperiment(tel, rollout.Percent(o.candidatePrimary))
+	exp := newExperiment(tel, adm.rollout.policy)
 	srv := &http.Server{
-		Handler:           newHandler(exp, tel, log),
+		Handler:           newHandler(exp, tel, adm, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -174,7 +215,7 @@ func serve(ctx context.Context, ln net.Listener, o options, stdout io.Writer, lo
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	errs := []error{srv.Shutdown(sctx), exp.Shutdown(sctx), tel.shutdown(sctx)}
+	errs := []error{srv.Shutdown(sctx), exp.Shutdown(sctx), adm.rollout.close(sctx), tel.shutdown(sctx)}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		errs = append(errs, serveErr)
 	}

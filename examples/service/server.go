@@ -34,14 +34,14 @@ const (
 	maxWeightGrams = 1_000_000
 )
 
-// newExperiment makes the experiment of the quote endpoint: the rewrite runs
-// as a shadow of every call (legacy stays primary unless candidatePrimary
-// says otherwise), with a shadow timeout of shipping.ShadowTimeout (1 s).
-func newExperiment(tel *telemetry, candidatePrimary rollout.BasisPoints) *dualrun.Experiment[shipping.Quote] {
+// newExperiment makes the experiment of the quote endpoint, whose rollout
+// policy decides which side is primary and which calls are compared, with
+// a shadow timeout of shipping.ShadowTimeout (1 s).
+func newExperiment(tel *telemetry, policy rollout.Policy) *dualrun.Experiment[shipping.Quote] {
 	return dualrun.New[shipping.Quote](experimentName,
 		dualrun.WithMeterProvider(tel.meterProvider),
 		dualrun.WithTracerProvider(tel.tracerProvider),
-		dualrun.WithRollout(rollout.Static{Shadow: rollout.All, CandidatePrimary: candidatePrimary}),
+		dualrun.WithRollout(policy),
 		dualrun.WithShadowTimeout(shipping.ShadowTimeout),
 		dualrun.WithMaxInFlight(256),
 	)
@@ -49,11 +49,13 @@ func newExperiment(tel *telemetry, candidatePrimary rollout.BasisPoints) *dualru
 
 // newHandler returns the service's routes: the quote endpoint (traced by
 // otelhttp), the Prometheus scrape endpoint, dualrun's in-process
-// statistics and a health check.
-func newHandler(exp *dualrun.Experiment[shipping.Quote], tel *telemetry, log *slog.Logger) http.Handler {
+// statistics, a health check, and the admin endpoints: the rollout in
+// force (GET /admin/rollout) and the switch of the candidate code (POST
+// /admin/candidate?version=rewrite|good|bad).
+func newHandler(exp *dualrun.Experiment[shipping.Quote], tel *telemetry, adm *admin, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	quote := otelhttp.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		serveQuote(w, r, exp, log)
+		serveQuote(w, r, exp, adm.candidate, log)
 	}), "POST "+quotePath,
 		otelhttp.WithTracerProvider(tel.tracerProvider),
 		otelhttp.WithMeterProvider(tel.meterProvider))
@@ -69,12 +71,17 @@ func newHandler(exp *dualrun.Experiment[shipping.Quote], tel *telemetry, log *sl
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /admin/rollout", adm.handleRollout)
+	mux.HandleFunc("POST /admin/candidate", func(w http.ResponseWriter, r *http.Request) {
+		adm.handleCandidate(w, r, log)
+	})
 	return mux
 }
 
-// serveQuote answers one quote request with the legacy quote (the
-// primary's), while dualrun compares the rewrite's in the background.
-func serveQuote(w http.ResponseWriter, r *http.Request, exp *dualrun.Experiment[shipping.Quote], log *slog.Logger) {
+// serveQuote answers one quote request with the primary's quote (legacy's,
+// unless the rollout makes the candidate primary), while dualrun compares
+// the other side's in the background.
+func serveQuote(w http.ResponseWriter, r *http.Request, exp *dualrun.Experiment[shipping.Quote], cand *candidateSwitch, log *slog.Logger) {
 	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
@@ -83,7 +90,7 @@ func serveQuote(w http.ResponseWriter, r *http.Request, exp *dualrun.Experiment[
 	ctx := dualrun.WithKey(r.Context(), req.OrderID)
 	q, err := exp.Run(ctx,
 		func(ctx context.Context) (shipping.Quote, error) { return shipping.Legacy(ctx, req) },
-		func(ctx context.Context) (shipping.Quote, error) { return shipping.Candidate(ctx, req) })
+		func(ctx context.Context) (shipping.Quote, error) { return cand.quote(ctx, req) })
 	var (
 		zoneErr   *shipping.ZoneError
 		weightErr *shipping.WeightError

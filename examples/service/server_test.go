@@ -97,8 +97,9 @@ func TestServeQuote(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		exp := newExperiment(tel, 0)
-		h := newHandler(exp, tel, slog.New(slog.DiscardHandler))
+		adm := &admin{candidate: &candidateSwitch{}, rollout: staticRollout(0)}
+		exp := newExperiment(tel, adm.rollout.policy)
+		h := newHandler(exp, tel, adm, slog.New(slog.DiscardHandler))
 
 		tests := []struct {
 			name       string
@@ -225,14 +226,15 @@ func TestHealthz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := newExperiment(tel, 0)
+	adm := &admin{candidate: &candidateSwitch{}, rollout: staticRollout(0)}
+	exp := newExperiment(tel, adm.rollout.policy)
 	t.Cleanup(func() {
 		if err := errors.Join(exp.Shutdown(context.Background()), tel.shutdown(context.Background())); err != nil {
 			t.Error(err)
 		}
 	})
 	rec := httptest.NewRecorder()
-	newHandler(exp, tel, slog.New(slog.DiscardHandler)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	newHandler(exp, tel, adm, slog.New(slog.DiscardHandler)).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != http.StatusOK || string(body) != "ok\n" {
 		t.Errorf("/healthz: %d %q", rec.Code, body)
