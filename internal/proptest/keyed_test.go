@@ -3,9 +3,7 @@ package proptest_test
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
-	"sync/atomic"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -21,21 +19,6 @@ type keyedRow struct {
 }
 
 func keyedID(r keyedRow) int { return r.ID }
-
-var keyedExpSeq atomic.Int64
-
-// keyedExp makes an experiment with New, shut down when t ends.
-func keyedExp[T any](t *testing.T) *dualrun.Experiment[T] {
-	t.Helper()
-	e := dualrun.New[T](fmt.Sprintf("proptest.%s.%d", t.Name(), keyedExpSeq.Add(1)))
-	t.Cleanup(func() {
-		if err := e.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		e.Unregister()
-	})
-	return e
-}
 
 // keyedNaive is the reference: the first record of each key per side, then
 // set arithmetic on the keys and == on the records.
@@ -93,8 +76,17 @@ func keyedRowGen() *rapid.Generator[keyedRow] {
 // map-based computation, the outcomes add up, the experiment's Stats grow
 // by exactly the summary's outcomes, and both modes agree on sorted input.
 func TestCompareKeyedProperty(t *testing.T) {
-	hashExp := keyedExp[keyedRow](t)
-	sortedExp := keyedExp[keyedRow](t)
+	// One experiment per mode, each with its own Stats to check.
+	hashExp := dualrun.New[keyedRow]("proptest.keyed.hash")
+	sortedExp := dualrun.New[keyedRow]("proptest.keyed.sorted")
+	t.Cleanup(func() {
+		for _, e := range []*dualrun.Experiment[keyedRow]{hashExp, sortedExp} {
+			if err := e.Shutdown(context.Background()); err != nil {
+				t.Errorf("Shutdown %s: %v", e.Name(), err)
+			}
+			e.Unregister()
+		}
+	})
 	rapid.Check(t, func(rt *rapid.T) {
 		legacy := rapid.SliceOfN(keyedRowGen(), 0, 40).Draw(rt, "legacy")
 		candidate := rapid.SliceOfN(keyedRowGen(), 0, 40).Draw(rt, "candidate")
