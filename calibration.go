@@ -173,7 +173,7 @@ func (n *noiseTable) init(cfg *config) {
 
 // sample draws whether this compared call is calibrated.
 func (n *noiseTable) sample() bool {
-	return n.threshold != 0 && (n.threshold == math.MaxUint64 || fastrand.Uint64() < n.threshold)
+	return n.threshold != 0 && (n.threshold == math.MaxUint64 || fastrand.Draw() < n.threshold)
 }
 
 // classify turns a value mismatch whose every path is frozen or noise into

@@ -64,7 +64,7 @@ func (s Static) Decide(ctx context.Context, experiment string) Decision {
 	if keysUsed.Load() {
 		r = keyDraw(ctx, experiment)
 	} else {
-		r = fastrand.Uint64()
+		r = fastrand.Draw()
 	}
 	// Multiply-shift maps each 32-bit half onto [0, 10000); half-open r < p.
 	return Decision{
@@ -86,7 +86,7 @@ func keyDraw(ctx context.Context, experiment string) uint64 {
 	if key, ok := KeyFrom(ctx); ok {
 		return hash.Key(experiment, key)
 	}
-	return fastrand.Uint64()
+	return fastrand.Draw()
 }
 
 // Bucket returns the bucket in [0, 10000) that key falls in for experiment:
