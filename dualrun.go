@@ -112,7 +112,12 @@ func (e *Experiment[T]) Run(ctx context.Context, legacy, candidate Func[T]) (T, 
 		ctx = context.Background()
 	}
 	c := e.c
-	d := c.decide(ctx) // a valid Side: decideSafe checks user policies
+	var d Decision
+	if s := c.static; s != nil {
+		d = s.Decide(ctx, c.name) // core.decide's first case, without the call
+	} else {
+		d = c.decide(ctx) // a valid Side: decideSafe checks user policies
+	}
 	if !d.Shadow || !c.shadowsAllowed() {
 		c.calls.Inc(int(d.Primary) << 1)
 		if d.Primary == Candidate {
@@ -135,6 +140,19 @@ func (e *Experiment[T]) Run(ctx context.Context, legacy, candidate Func[T]) (T, 
 // It costs what the uncompared path of Run costs: nanoseconds, no
 // allocation. A nil ctx is treated as context.Background().
 func (e *Experiment[T]) Decide(ctx context.Context) Decision {
+	c := e.c
+	if s := c.static; s != nil && ctx != nil {
+		// Small enough to be inlined at the call site: the common case,
+		// a rollout.Static, without a call of its own.
+		d := s.Decide(ctx, c.name)
+		d.Shadow = d.Shadow && c.shadowsAllowed()
+		return d
+	}
+	return e.decide(ctx)
+}
+
+// decide is Decide for every other policy, and a nil ctx.
+func (e *Experiment[T]) decide(ctx context.Context) Decision {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -151,6 +169,17 @@ func (e *Experiment[T]) Decide(ctx context.Context) Decision {
 // uncompared when shadows were paused, disabled or shut down meanwhile. A d
 // with a Primary other than Legacy or Candidate runs legacy, uncompared.
 func (e *Experiment[T]) RunDecision(ctx context.Context, d Decision, legacy, candidate Func[T]) (T, error) {
+	if d == (Decision{}) && ctx != nil {
+		// Legacy alone, the usual uncompared call: small enough to be
+		// inlined at the call site.
+		e.c.calls.Inc(int(Legacy) << 1)
+		return legacy(ctx)
+	}
+	return e.runDecision(ctx, d, legacy, candidate)
+}
+
+// runDecision is RunDecision for every other decision, and a nil ctx.
+func (e *Experiment[T]) runDecision(ctx context.Context, d Decision, legacy, candidate Func[T]) (T, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
