@@ -21,7 +21,7 @@ EXAMPLES := examples
 # in a module of its own; add it here and `make test` runs it. The generated
 # OpenTelemetry Collector in dashboards/otelcol is a module too, on purpose
 # not listed: the dashboards end-to-end test builds it (cached by a hash of
-# its manifest), and generated code is neither vetted nor linted.
+# its manifest), and generated code is neither vetted nor linted (only gofmt'd).
 MODULES := . examples rollout/openfeature integration browsertest dashboards dualrungrpc dualwrite internal/e2e fleetramp
 
 # Overridable knobs, e.g. `make bench BENCH=Route BENCHTIME=2s`.

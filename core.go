@@ -141,7 +141,9 @@ func (c *core) setPaused(paused bool) {
 
 // decide asks the policy. The default (no policy), rollout.Static,
 // *rollout.Live and *rollout.Ramp cannot panic and are called directly; any
-// other policy goes through decideSafe.
+// other policy goes through decideSafe. Run and Decide test for a
+// rollout.Static themselves and call it inlined: decide with it inlined is
+// too large for the compiler to inline, and the call cost a measured 2–3 ns.
 func (c *core) decide(ctx context.Context) Decision {
 	switch {
 	case c.static != nil:

@@ -377,12 +377,10 @@ func (t *telemetry) releaseInstruments() {
 	})
 }
 
-// durationOpts returns the record options for a segment, side and role,
-// with error.type set to typ when typ is not empty (typ is already capped).
+// durationOpts returns the record options for a segment, side and role
+// with error.type typ (already capped); without an error.type they are
+// seg.durOpts[side][role].
 func (t *telemetry) durationOpts(seg *segment, side Side, role int, typ string) []metric.RecordOption {
-	if typ == "" {
-		return seg.durOpts[side][role]
-	}
 	k := errOptKey{seg, int(side), role, typ}
 	t.errMu.Lock()
 	defer t.errMu.Unlock()
@@ -467,12 +465,7 @@ type callTelemetry struct {
 // recordCall records the outcome series of the call's attribute set, the
 // durations, the differing fields and the span of one compared call. It
 // runs on the shadow goroutine (or the deadline timer's), after
-// countOutcome.
-//
-// The user code it runs is resolved first, behind recover; a
-// runtime.Goexit in it cannot be stopped, so the deferred function records
-// the call without user code (overflow attribute set, "_OTHER" error
-// types) and also reports it, which finishRecord would have done next.
+// countOutcome. class is the mismatch class key, for the Report.
 func (t *telemetry) recordCall(c *core, r *record, class string) {
 	if t.attrsFn == nil && r.errs[Legacy] == nil && r.errs[Candidate] == nil && r.cbErr == nil {
 		// The usual call runs no user code here (no error to classify,
@@ -484,7 +477,12 @@ func (t *telemetry) recordCall(c *core, r *record, class string) {
 	t.recordCallGuarded(c, r, class)
 }
 
-// recordCallGuarded is recordCall with user code to resolve.
+// recordCallGuarded is recordCall with user code to resolve (an error
+// classifier, errors' own methods, the metric-attributes hook). That code
+// runs first, behind recover; a runtime.Goexit in it cannot be stopped, so
+// the deferred function records the call without user code (overflow
+// attribute set, "_OTHER" error types) and also reports it, which
+// finishRecord would have done next.
 func (t *telemetry) recordCallGuarded(c *core, r *record, class string) {
 	var ct callTelemetry
 	resolved := false
